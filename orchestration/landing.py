@@ -22,7 +22,6 @@ from orchestration.duck import quote_identifier as _quote
 from orchestration.duck import scalar
 from orchestration.raw_schema import (
     BATCH_ID,
-    LINEAGE_COLUMNS,
     LOADED_AT,
     QUARANTINE,
     RAW_OBJECTS,

@@ -12,10 +12,10 @@ formats); staging does the typing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a field's text is checked at landing and cast in staging."""
 
     TEXT = "text"
@@ -50,7 +50,8 @@ class RawObject:
         return f"{self.system}__{self.name.lower()}"
 
 
-T, B, I, N, D, DT = Kind.TEXT, Kind.BOOLEAN, Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.DATETIME
+# Short names keep the field tables below readable.
+T, B, I, N, D, DT = Kind.TEXT, Kind.BOOLEAN, Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.DATETIME  # noqa: E741
 
 
 def _sf(name: str, fields: dict[str, Kind], required: tuple[str, ...] = ("Id",), *, key=("Id",),
