@@ -1,0 +1,79 @@
+-- Per person, what their touches add up to: total score, first touch (time and channel) and,
+-- for a fit person, the touch at which cumulative points (touches in touched_at, then
+-- touchpoint_id order; every touch type counts) first reach mql.score_threshold.
+
+with
+
+touchpoints as (
+    select * from {{ ref('int_touchpoints') }}
+),
+
+persons as (
+    select * from {{ ref('int_persons') }}
+),
+
+ordered as (
+    select
+        touchpoint_id,
+        person_id,
+        touched_at,
+        channel,
+        points,
+        row_number() over (partition by person_id order by touched_at, touchpoint_id) as touch_number,
+        -- summed as decimals so fractional points reach the threshold exactly
+        sum(cast(points as decimal(18, 6))) over (
+            partition by person_id
+            order by touched_at, touchpoint_id
+            rows between unbounded preceding and current row
+        ) as cumulative_points
+    from touchpoints
+),
+
+first_touches as (
+    select
+        person_id,
+        touched_at as first_touch_at,
+        channel as first_channel
+    from ordered
+    where touch_number = 1
+),
+
+totals as (
+    select
+        person_id,
+        cast(sum(cast(points as decimal(18, 6))) as double) as score
+    from ordered
+    group by person_id
+),
+
+mql_touches as (
+    select
+        ordered.person_id,
+        ordered.touched_at as mql_at,
+        ordered.touchpoint_id as mql_touchpoint_id
+    from ordered
+    inner join persons
+        on ordered.person_id = persons.person_id
+    where persons.is_fit
+      and ordered.cumulative_points >= cast({{ var('mql')['score_threshold'] }} as decimal(18, 6))
+    qualify row_number() over (partition by ordered.person_id order by ordered.touch_number) = 1
+),
+
+final as (
+    select
+        persons.person_id,
+        coalesce(totals.score, cast(0 as double)) as score,
+        first_touches.first_touch_at,
+        coalesce(first_touches.first_channel, 'no_touch') as first_channel,
+        mql_touches.mql_at,
+        mql_touches.mql_touchpoint_id
+    from persons
+    left join totals
+        on persons.person_id = totals.person_id
+    left join first_touches
+        on persons.person_id = first_touches.person_id
+    left join mql_touches
+        on persons.person_id = mql_touches.person_id
+)
+
+select * from final

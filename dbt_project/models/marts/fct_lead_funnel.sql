@@ -1,0 +1,216 @@
+-- The lead funnel: one row per person (SPEC 3 "Funnel stages", SPEC 4). Every stage is a naive
+-- UTC timestamp or null; a person may skip stages but never goes backwards. No email, names or
+-- phone numbers: the person is known only by person_id.
+
+{%- set crm = var('crm') %}
+{%- set bucket_bounds = var('sla')['buckets_minutes'] %}
+{%- set bucket_labels = var('response_bucket_labels') %}
+
+with
+
+persons as (
+    select * from {{ ref('int_persons') }}
+),
+
+crm_dates as (
+    select * from {{ ref('int_funnel__person_crm_dates') }}
+),
+
+scores as (
+    select * from {{ ref('int_funnel__person_scores') }}
+),
+
+first_opportunities as (
+    select * from {{ ref('int_funnel__person_opportunities') }}
+),
+
+status_changes as (
+    select * from {{ ref('int_funnel__lead_status_changes') }}
+),
+
+sales_activities as (
+    select * from {{ ref('int_funnel__sales_activities') }}
+),
+
+people as (
+    select
+        persons.person_id,
+        persons.account_id,
+        persons.owner_id,
+        persons.lead_source,
+        persons.employees,
+        persons.industry,
+        persons.country,
+        persons.is_fit,
+        scores.score,
+        scores.first_touch_at,
+        scores.first_channel,
+        scores.mql_at,
+        scores.mql_touchpoint_id,
+        crm_dates.first_record_created_at,
+        crm_dates.converted_without_opportunity_date,
+        first_opportunities.opportunity_id,
+        first_opportunities.opportunity_at,
+        first_opportunities.close_date,
+        first_opportunities.is_won,
+        first_opportunities.is_lost,
+        first_opportunities.amount_reporting,
+        -- least() skips nulls: null only when none of them is known
+        least(
+            crm_dates.first_record_created_at,
+            scores.first_touch_at,
+            first_opportunities.opportunity_at
+        ) as lead_at
+    from persons
+    left join scores
+        on persons.person_id = scores.person_id
+    left join crm_dates
+        on persons.person_id = crm_dates.person_id
+    left join first_opportunities
+        on persons.person_id = first_opportunities.person_id
+),
+
+first_responses as (
+    select
+        people.person_id,
+        min(sales_activities.activity_at) as first_response_at
+    from people
+    inner join sales_activities
+        on people.person_id = sales_activities.person_id
+    where sales_activities.activity_at >= people.mql_at
+    group by people.person_id
+),
+
+status_milestones as (
+    select
+        people.person_id,
+        min(status_changes.changed_at) filter (
+            where status_changes.status in ({{ sql_string_list(crm['sal_lead_statuses']) }})
+              and status_changes.changed_at >= people.mql_at
+        ) as first_sal_status_at,
+        min(status_changes.changed_at) filter (
+            where status_changes.status in ({{ sql_string_list(crm['sql_lead_statuses']) }})
+        ) as first_sql_status_at,
+        min(status_changes.changed_at) filter (
+            where status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
+        ) as disqualified_at,
+        -- the reason on the lead whose change disqualified the person first (tie: smallest lead id)
+        -- arg_min_null: a null reason on that lead stays null (arg_min would skip to another row)
+        arg_min_null(
+            status_changes.disqualification_reason,
+            (status_changes.changed_at, status_changes.lead_id)
+        ) filter (
+            where status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
+              and status_changes.changed_at is not null
+        ) as disqualification_reason,
+        count(*) filter (
+            where status_changes.status in ({{ sql_string_list(crm['recycled_lead_statuses']) }})
+        ) as recycled_count
+    from people
+    inner join status_changes
+        on people.person_id = status_changes.person_id
+    group by people.person_id
+),
+
+stages as (
+    select
+        people.*,
+        case when people.mql_at is not null then first_responses.first_response_at end as first_response_at,
+        case
+            when people.mql_at is not null
+                then least(first_responses.first_response_at, status_milestones.first_sal_status_at)
+        end as sal_at,
+        -- a date-only ConvertedDate is the start of that day UTC, moved up to lead_at
+        least(
+            status_milestones.first_sql_status_at,
+            people.opportunity_at,
+            case
+                when people.converted_without_opportunity_date is not null
+                    then greatest(cast(people.converted_without_opportunity_date as timestamp), people.lead_at)
+            end
+        ) as sql_at,
+        -- a date-only CloseDate is the start of that day UTC, moved up to opportunity_at
+        case
+            when people.is_won and people.close_date is not null
+                then greatest(cast(people.close_date as timestamp), people.opportunity_at)
+        end as won_at,
+        case
+            when people.is_lost and people.close_date is not null
+                then greatest(cast(people.close_date as timestamp), people.opportunity_at)
+        end as lost_at,
+        status_milestones.disqualified_at,
+        case
+            when status_milestones.disqualified_at is not null then status_milestones.disqualification_reason
+        end as disqualification_reason,
+        coalesce(status_milestones.recycled_count, 0) as recycled_count
+    from people
+    left join first_responses
+        on people.person_id = first_responses.person_id
+    left join status_milestones
+        on people.person_id = status_milestones.person_id
+),
+
+speed_to_lead as (
+    select
+        *,
+        date_diff('microsecond', mql_at, first_response_at) / 60000000.0 as response_minutes
+    from stages
+),
+
+derived as (
+    select
+        *,
+        case
+            when mql_at is null then null
+            when response_minutes is null then 'no_response'
+            {%- for bound in bucket_bounds %}
+            when response_minutes <= {{ bound }} then '{{ bucket_labels[loop.index0] }}'
+            {%- endfor %}
+            else '{{ bucket_labels[bucket_bounds | length] }}'
+        end as response_bucket,
+        case
+            when mql_at is not null
+                then coalesce(response_minutes <= {{ var('sla')['response_minutes'] }}, false)
+        end as sla_met,
+        coalesce(first_touch_at < sql_at or (sql_at is null and first_touch_at is not null), false)
+        {%- if crm['sales_lead_sources'] | length > 0 %}
+            and (lead_source is null or lead_source not in ({{ sql_string_list(crm['sales_lead_sources']) }}))
+        {%- endif %} as is_marketing_sourced,
+        case when won_at is not null then amount_reporting end as won_amount
+    from speed_to_lead
+),
+
+final as (
+    select
+        person_id,
+        account_id,
+        lead_at,
+        mql_at,
+        first_response_at,
+        sal_at,
+        sql_at,
+        opportunity_at,
+        won_at,
+        lost_at,
+        disqualified_at,
+        disqualification_reason,
+        cast(recycled_count as bigint) as recycled_count,
+        first_channel,
+        lead_source,
+        owner_id,
+        is_fit,
+        score,
+        cast(response_minutes as double) as response_minutes,
+        response_bucket,
+        sla_met,
+        is_marketing_sourced,
+        opportunity_id,
+        won_amount,
+        mql_touchpoint_id,
+        employees,
+        industry,
+        country
+    from derived
+)
+
+select * from final
