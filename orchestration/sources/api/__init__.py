@@ -66,9 +66,8 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str],
 
 def _usage_note(client) -> str:
     note = f"{client.system}: {client.calls} API calls this run"
-    limit = client.last_headers.get("Sforce-Limit-Info") if client.last_headers else None
-    if limit:
-        note += f"; Sforce-Limit-Info {limit}"
+    if client.limit_info:
+        note += f"; Sforce-Limit-Info {client.limit_info}"
     return note
 
 

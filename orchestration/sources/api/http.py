@@ -162,7 +162,7 @@ class JsonClient:
 
     def __init__(self, system: str, base_url: str, settings: ApiSettings, masker: Masker, *,
                  token: Callable[[], str], refresh_token: Callable[[], str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.system = system
         self.base_url = base_url.rstrip("/")
         self.settings = settings
@@ -172,7 +172,7 @@ class JsonClient:
         self._sleep = sleep
         self.session = requests.Session()
         self.calls = 0
-        self.last_headers: Mapping[str, str] = {}
+        self.limit_info: str | None = None  # Salesforce's Sforce-Limit-Info (api-usage=used/allowed), last seen
 
     def url(self, path_or_url: str) -> str:
         return path_or_url if path_or_url.startswith(("http://", "https://")) else self.base_url + path_or_url
@@ -202,7 +202,7 @@ class JsonClient:
                 problem = f"{type(error).__name__}"
                 retry_after = None
             else:
-                self.last_headers = answer.headers
+                self.limit_info = answer.headers.get("Sforce-Limit-Info") or self.limit_info
                 status = answer.status_code
                 log.debug("%s -> %s (attempt %s)", where, status, attempt)
                 if 200 <= status < 300:
@@ -228,7 +228,7 @@ class JsonClient:
             delay = self._backoff(attempt, retry_after)
             log.warning("%s", self.mask(f"{where}: {problem}; retry {attempt}/{self.settings.max_attempts - 1} "
                                         f"in {delay:.2f}s"))
-            self._sleep(delay)
+            (self._sleep or time.sleep)(delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cap = self.settings.backoff_max_seconds
