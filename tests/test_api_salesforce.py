@@ -262,8 +262,9 @@ def test_truncated_page_fails_the_run_and_the_next_run_loses_and_duplicates_noth
                                                                                     salesforce, pages_per_batch):
     salesforce.records["Lead"] = [lead(n, minutes_ago=100 - n) for n in range(1, 8)]
     salesforce.faults = [(r"/query/.*-4", "truncated")]
+    config = api_settings(httpserver, pages_per_batch=pages_per_batch)
     with pytest.raises(ApiError) as failure:
-        extract(settings(tmp_path), ALIGNMENT, ["salesforce"], api_settings(httpserver, pages_per_batch=pages_per_batch))
+        extract(settings(tmp_path), ALIGNMENT, ["salesforce"], config)
     message = str(failure.value)
     assert "salesforce Lead" in message and "/services/data/v60.0/query/" in message and "not complete JSON" in message
     mark = watermark(tmp_path)
@@ -288,7 +289,8 @@ def test_record_changed_while_paging_is_read_again_next_run(tmp_path, httpserver
     def change_during_run():
         records = salesforce.records["Lead"]
         later = datetime.now(UTC) + timedelta(seconds=2)
-        records[0] = {**records[0], "Status": "Accepted", "SystemModstamp": later.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
+        records[0] = {**records[0], "Status": "Accepted",
+                      "SystemModstamp": later.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
         records[5] = {**records[5], "Status": "Nurture",
                       "SystemModstamp": (later + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
 
