@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -146,8 +147,8 @@ class Masker:
 
 
 def load_json(text: str) -> Any:
-    """Parse JSON keeping numbers as the text the API sent (raw lands values unchanged)."""
-    return json.loads(text, parse_float=str, parse_int=str)
+    """Parse JSON keeping decimals exact (Decimal keeps "12.50" as written; raw lands values unchanged)."""
+    return json.loads(text, parse_float=Decimal)
 
 
 @dataclass

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ import duckdb
 
 from orchestration.landing import LandedBatch
 from orchestration.raw_schema import HUBSPOT_CONTACT_PROPERTIES, raw_object
-from orchestration.sources.api.batches import BatchWriter
+from orchestration.sources.api.batches import BatchWriter, as_text
 from orchestration.sources.api.http import ApiError, ApiSettings, JsonClient, Masker
 from orchestration.sources.api.state import WatermarkStore, epoch_ms, parse_time, since
 
@@ -56,7 +55,7 @@ def hubspot_client(settings: ApiSettings, masker: Masker) -> JsonClient:
 def contact_row(record: dict[str, Any]) -> dict[str, Any]:
     """A CRM v3 contact as raw: id, properties as JSON text, createdAt, updatedAt, archived (+ extras)."""
     row = dict(record)
-    row["properties"] = json.dumps(record.get("properties") or {}, separators=(",", ":"), ensure_ascii=False)
+    row["properties"] = as_text(record.get("properties") or {})
     return row
 
 
