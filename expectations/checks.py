@@ -1,0 +1,630 @@
+"""The gate's checks, derived from alignment.yml (SPEC 5).
+
+Each check pairs a small *check frame*, computed in DuckDB SQL over the built tables
+(violation counts, sums per opportunity and model, totals, row counts, or a mart's own rows,
+which are small by construction), with the Great Expectations expectations that frame must
+meet, and an optional SQL query for up to 20 failing rows. Fact tables never leave DuckDB:
+only these frames reach pandas and GX.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestration.alignment import WEIGHT_TOLERANCE, Alignment
+from orchestration.duck import quote_identifier as qi
+from orchestration.duck import quote_literal as ql
+
+from .result import MAX_EXAMPLES
+
+FUNNEL = "marts.fct_lead_funnel"
+ATTRIBUTION = "marts.fct_attribution"
+TOUCHPOINTS = "intermediate.int_touchpoints"
+OPPORTUNITIES = "intermediate.int_opportunities"
+
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
+FUNNEL_STAGES = ("lead", "mql", "sal", "sql", "opportunity", "won")
+CONTENT_STAGES = ("lead", "mql", "sal", "sql", "opportunity", "customer")
+# Relative tolerance for attributed totals vs pipeline/revenue totals (float sums over many rows).
+TOTALS_TOLERANCE = 1e-9
+DEFAULT_VOLUME_RATIO = (0.5, 2.0)
+VOLUME_MIN_PREVIOUS_ROWS = 100
+
+# Grain of every published table: (key columns, columns that may never be null).
+GRAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fct_lead_funnel": (("person_id",), ("person_id",)),
+    "fct_attribution": (("opportunity_id", "touchpoint_id"), ("opportunity_id",)),
+    "mart_funnel_conversion": (("cohort_month", "first_channel"), ("first_channel",)),
+    "mart_speed_to_lead": (("week", "owner_id"), ("week",)),
+    "mart_pipeline_velocity": (("month", "segment"), ("month", "segment")),
+    "mart_attribution_by_channel": (("month", "channel", "model"), ("channel", "model")),
+    "mart_campaign_roi": (("campaign_id", "model"), ("campaign_id", "model")),
+    "mart_lead_quality": (("month", "first_channel"), ("first_channel",)),
+    "mart_content_by_stage": (("campaign_id", "stage"), ("campaign_id", "stage")),
+    "mart_discount_friction": (("month", "owner_id"), ()),
+    "mart_alignment_scorecard": (("month",), ("month",)),
+}
+GATED_TABLES = tuple(GRAINS)
+
+# Stage order (SPEC 3): every pair along each chain, nulls skipped, so skipped stages still order.
+STAGE_CHAINS = (
+    ("lead_at", "mql_at", "sal_at"),
+    ("lead_at", "sql_at", "opportunity_at", "won_at"),
+    ("lead_at", "sql_at", "opportunity_at", "lost_at"),
+)
+# Funnel counts that can never increase down the funnel, even when people skip stages.
+FUNNEL_COUNT_PAIRS = (("leads", "mqls"), ("mqls", "sals"), ("leads", "sqls"), ("sqls", "opportunities"),
+                      ("opportunities", "won"))
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One GX expectation, by class name and arguments (instantiated by the runner)."""
+
+    kind: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Frame:
+    name: str
+    sql: str
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    table: str
+    description: str
+    frame: str | None = None
+    expectations: tuple[Expect, ...] = ()
+    examples_sql: str | None = None
+    blocking: bool = True
+    requires: tuple[str, ...] = ()
+    skipped: str | None = None  # a reason: the check passes without running (e.g. first publish)
+
+
+@dataclass
+class Plan:
+    frames: dict[str, Frame] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    def add_frame(self, name: str, sql: str, requires: tuple[str, ...]) -> str:
+        self.frames[name] = Frame(name, sql, requires)
+        return name
+
+
+def zero(column: str) -> Expect:
+    """The frame's `column` must be 0 (a violation count)."""
+    return Expect("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "max_value": 0})
+
+
+def at_most(column: str, value: float) -> Expect:
+    return Expect("ExpectColumnValuesToBeBetween", {"column": column, "max_value": value})
+
+
+def limit(sql: str) -> str:
+    return f"{sql}\nlimit {MAX_EXAMPLES}"
+
+
+# ---------------------------------------------------------------------------------------------
+# keys
+
+
+def key_checks(plan: Plan, table: str) -> None:
+    keys, not_null = GRAINS[table]
+    qualified = f"marts.{table}"
+    key_list = ", ".join(qi(key) for key in keys)
+    null_filters = {column: f"{qi(column)} is null" for column in not_null}
+    if table == "fct_attribution":
+        # unattributed rows are keyed by their opportunity alone: touchpoint_id null only there
+        null_filters["touchpoint_id"] = "touchpoint_id is null and coalesce(touch_count, -1) <> 0"
+    counts = [f"count(*) filter (where {condition}) as {qi('null_' + column)}"
+              for column, condition in null_filters.items()]
+    frame = plan.add_frame(
+        f"{table}__keys",
+        f"""
+        with duplicates as (
+            select {key_list}, count(*) as copies from {qualified} group by all having count(*) > 1
+        )
+        select
+            count(*) as row_count,
+            (select coalesce(sum(copies - 1), 0) from duplicates) as duplicate_rows
+            {''.join(', ' + count for count in counts)}
+        from {qualified}
+        """,
+        (qualified,),
+    )
+    plan.checks.append(Check(
+        name="key_unique",
+        table=table,
+        description=f"({', '.join(keys)}) identifies one row: no key appears twice"
+        + (" (unattributed rows keyed by their opportunity)" if table == "fct_attribution" else ""),
+        frame=frame,
+        expectations=(zero("duplicate_rows"),),
+        examples_sql=limit(f"select {key_list}, count(*) as copies from {qualified} group by all "
+                           f"having count(*) > 1 order by copies desc, {key_list}"),
+        requires=(qualified,),
+    ))
+    if null_filters:
+        plan.checks.append(Check(
+            name="key_not_null",
+            table=table,
+            description=f"key columns {', '.join(null_filters)} are never null"
+            + (" (touchpoint_id only on unattributed rows)" if table == "fct_attribution" else ""),
+            frame=frame,
+            expectations=tuple(zero("null_" + column) for column in null_filters),
+            examples_sql=limit(f"select * from {qualified} where "
+                               + " or ".join(f"({c})" for c in null_filters.values())),
+            requires=(qualified,),
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# fct_lead_funnel: stage order, MQL rule, speed to lead
+
+
+def stage_pairs() -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for chain in STAGE_CHAINS:
+        for i, earlier in enumerate(chain):
+            for later in chain[i + 1:]:
+                if (earlier, later) not in pairs:
+                    pairs.append((earlier, later))
+    return pairs
+
+
+def stage_order_checks(plan: Plan) -> None:
+    pairs = stage_pairs()
+    columns = ",\n".join(f"count(*) filter (where {a} > {b}) as {qi(f'{a}_after_{b}')}" for a, b in pairs)
+    frame = plan.add_frame("fct_lead_funnel__stage_order", f"select {columns} from {FUNNEL}", (FUNNEL,))
+    for a, b in pairs:
+        plan.checks.append(Check(
+            name=f"stage_order_{a.removesuffix('_at')}_{b.removesuffix('_at')}",
+            table="fct_lead_funnel",
+            description=f"{a} <= {b} for every person having both (a person may skip stages)",
+            frame=frame,
+            expectations=(zero(f"{a}_after_{b}"),),
+            examples_sql=limit(f"select person_id, {a}, {b} from {FUNNEL} where {a} > {b} order by person_id"),
+            requires=(FUNNEL,),
+        ))
+
+
+def points_case(alignment: Alignment) -> str:
+    whens = " ".join(f"when {ql(touch_type)} then cast({value!r} as decimal(18, 6))"
+                     for touch_type, value in alignment.mql.points.items())
+    return f"case touch_type {whens} else cast(0 as decimal(18, 6)) end"
+
+
+def mql_checks(plan: Plan, alignment: Alignment) -> None:
+    threshold = f"cast({alignment.mql.score_threshold!r} as decimal(18, 6))"
+    expected = f"""
+        with touches as (
+            select
+                person_id,
+                touchpoint_id,
+                touched_at,
+                {points_case(alignment)} as points
+            from {TOUCHPOINTS}
+            where person_id is not null and touched_at is not null
+        ),
+        cumulative as (
+            select
+                *,
+                sum(points) over (
+                    partition by person_id order by touched_at, touchpoint_id
+                    rows between unbounded preceding and current row
+                ) as cumulative_points
+            from touches
+        ),
+        expected as (
+            select
+                person_id,
+                cast(sum(points) as double) as expected_score,
+                -- points are never negative, so the first touch reaching the threshold is the earliest
+                arg_min(touched_at, (touched_at, touchpoint_id)) filter (
+                    where cumulative_points >= {threshold}
+                ) as threshold_reached_at
+            from cumulative
+            group by person_id
+        ),
+        people as (
+            select
+                funnel.person_id,
+                funnel.is_fit,
+                funnel.score,
+                funnel.mql_at,
+                coalesce(expected.expected_score, 0) as expected_score,
+                case when funnel.is_fit then expected.threshold_reached_at end as expected_mql_at
+            from {FUNNEL} as funnel
+            left join expected on funnel.person_id = expected.person_id
+        )
+    """
+    violations = {
+        "mql_not_fit": "mql_at is not null and not coalesce(is_fit, false)",
+        "mql_below_threshold": f"mql_at is not null and coalesce(score, 0) < {alignment.mql.score_threshold!r}",
+        "mql_at_not_threshold_touch": "mql_at is distinct from expected_mql_at",
+        "score_not_total_points": "abs(coalesce(score, 0) - expected_score) > 1e-6",
+    }
+    descriptions = {
+        "mql_not_fit": "no MQL for an unfit person (mql.fit)",
+        "mql_below_threshold": f"every MQL has score >= mql.score_threshold ({alignment.mql.score_threshold:g})",
+        "mql_at_not_threshold_touch": "for fit people, mql_at is the time of the touch at which cumulative points "
+        "(int_touchpoints in time order, ties by touchpoint_id, mql.points) first reach the threshold; "
+        "null when they never do",
+        "score_not_total_points": "score is the person's total points over all touches (mql.points)",
+    }
+    counts = ",\n".join(f"count(*) filter (where {condition}) as {name}" for name, condition in violations.items())
+    requires = (FUNNEL, TOUCHPOINTS)
+    frame = plan.add_frame("fct_lead_funnel__mql_rule", f"{expected} select {counts} from people", requires)
+    for name, condition in violations.items():
+        plan.checks.append(Check(
+            name=name,
+            table="fct_lead_funnel",
+            description=descriptions[name],
+            frame=frame,
+            expectations=(zero(name),),
+            examples_sql=limit(f"{expected} select * from people where {condition} order by person_id"),
+            requires=requires,
+        ))
+
+
+def speed_to_lead_checks(plan: Plan, alignment: Alignment) -> None:
+    bounds = alignment.sla.buckets_minutes
+    labels = alignment.sla.bucket_labels
+    whens = " ".join(f"when response_minutes <= {bound} then {ql(label)}" for bound, label in zip(bounds, labels,
+                                                                                                    strict=False))
+    expected_bucket = (f"case when mql_at is null then null when response_minutes is null then 'no_response' "
+                       f"{whens} else {ql(labels[-1])} end")
+    expected_sla = (f"case when mql_at is null then null "
+                    f"else coalesce(response_minutes <= {alignment.sla.response_minutes!r}, false) end")
+    expected_minutes = ("case when mql_at is not null then "
+                        "date_diff('microsecond', mql_at, first_response_at) / 60000000.0 end")
+    violations = {
+        "response_minutes_match_stages": f"not ((response_minutes is null and ({expected_minutes}) is null) or "
+        f"abs(response_minutes - ({expected_minutes})) <= 1e-6)",
+        "response_bucket_matches_minutes": f"response_bucket is distinct from ({expected_bucket})",
+        "sla_met_matches_minutes": f"sla_met is distinct from ({expected_sla})",
+    }
+    descriptions = {
+        "response_minutes_match_stages": "response_minutes = minutes from mql_at to first_response_at; "
+        "null without mql_at",
+        "response_bucket_matches_minutes": f"response_bucket is the sla.buckets_minutes bucket of response_minutes "
+        f"({', '.join(labels)}, no_response; a bound value falls in the lower bucket); null without mql_at",
+        "sla_met_matches_minutes": f"sla_met = response_minutes <= sla.response_minutes "
+        f"({alignment.sla.response_minutes:g}), false without a response, null without mql_at",
+    }
+    counts = ",\n".join(f"count(*) filter (where {condition}) as {name}" for name, condition in violations.items())
+    frame = plan.add_frame("fct_lead_funnel__speed_to_lead", f"select {counts} from {FUNNEL}", (FUNNEL,))
+    for name, condition in violations.items():
+        plan.checks.append(Check(
+            name=name,
+            table="fct_lead_funnel",
+            description=descriptions[name],
+            frame=frame,
+            expectations=(zero(name),),
+            examples_sql=limit(
+                f"select person_id, mql_at, first_response_at, response_minutes, response_bucket, sla_met, "
+                f"{expected_bucket} as expected_bucket, {expected_sla} as expected_sla_met "
+                f"from {FUNNEL} where {condition} order by person_id"
+            ),
+            requires=(FUNNEL,),
+        ))
+    buckets = plan.add_frame("fct_lead_funnel__buckets",
+                             f"select distinct response_bucket from {FUNNEL} order by 1", (FUNNEL,))
+    plan.checks.append(Check(
+        name="response_bucket_in_labels",
+        table="fct_lead_funnel",
+        description="response_bucket is one of the agreed labels",
+        frame=buckets,
+        expectations=(Expect("ExpectColumnValuesToBeInSet",
+                             {"column": "response_bucket", "value_set": [*labels, "no_response"]}),),
+        requires=(FUNNEL,),
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# fct_attribution: weights and reconciliation
+
+
+def attribution_checks(plan: Plan) -> None:
+    models = ", ".join(f"({ql(model)})" for model in ATTRIBUTION_MODELS)
+    weight_of = " ".join(f"when {ql(model)} then weight_{model}" for model in ATTRIBUTION_MODELS)
+    per_opportunity = f"""
+        with weights as (
+            -- one row per attribution row and model, nulls kept
+            select attribution.opportunity_id, models.model, case models.model {weight_of} end as weight
+            from {ATTRIBUTION} as attribution
+            cross join (values {models}) as models(model)
+        ),
+        per_opportunity as (
+            select
+                model,
+                opportunity_id,
+                sum(weight) as weight_sum,
+                min(weight) as min_weight,
+                max(weight) as max_weight,
+                count(*) - count(weight) as null_weights
+            from weights
+            group by all
+        )
+    """
+    frame = plan.add_frame(
+        "fct_attribution__weights",
+        f"""{per_opportunity}
+        select
+            model,
+            count(*) as opportunities,
+            min(min_weight) as min_weight,
+            max(max_weight) as max_weight,
+            sum(null_weights) as null_weights,
+            coalesce(max(abs(weight_sum - 1)), 0) as max_sum_deviation
+        from per_opportunity
+        group by model
+        order by model
+        """,
+        (ATTRIBUTION,),
+    )
+    plan.checks.append(Check(
+        name="weights_between_0_and_1",
+        table="fct_attribution",
+        description="every weight_<model> is a number in [0, 1]",
+        frame=frame,
+        expectations=(
+            Expect("ExpectColumnValuesToBeBetween", {"column": "min_weight", "min_value": 0, "max_value": 1}),
+            Expect("ExpectColumnValuesToBeBetween", {"column": "max_weight", "min_value": 0, "max_value": 1}),
+            zero("null_weights"),
+        ),
+        examples_sql=limit(f"""{per_opportunity}
+            select model, opportunity_id, min_weight, max_weight, null_weights from per_opportunity
+            where min_weight < 0 or max_weight > 1 or null_weights > 0 order by opportunity_id, model"""),
+        requires=(ATTRIBUTION,),
+    ))
+    plan.checks.append(Check(
+        name="weights_sum_to_1",
+        table="fct_attribution",
+        description=f"each model's weights sum to 1 per opportunity (tolerance {WEIGHT_TOLERANCE:g})",
+        frame=frame,
+        expectations=(at_most("max_sum_deviation", WEIGHT_TOLERANCE),),
+        examples_sql=limit(f"""{per_opportunity}
+            select model, opportunity_id, weight_sum from per_opportunity
+            where abs(weight_sum - 1) > {WEIGHT_TOLERANCE!r} order by opportunity_id, model"""),
+        requires=(ATTRIBUTION,),
+    ))
+    plan.checks.append(Check(
+        name="amount_constant_per_opportunity",
+        table="fct_attribution",
+        description="amount and is_won are the same on every row of an opportunity",
+        frame=plan.add_frame(
+            "fct_attribution__amounts",
+            f"""select count(*) as inconsistent_opportunities from (
+                select opportunity_id from {ATTRIBUTION} group by opportunity_id
+                having count(distinct coalesce(amount, 0)) > 1 or count(distinct coalesce(is_won, false)) > 1)""",
+            (ATTRIBUTION,),
+        ),
+        expectations=(zero("inconsistent_opportunities"),),
+        examples_sql=limit(f"""select opportunity_id, list(distinct amount) as amounts, list(distinct is_won) as is_won
+            from {ATTRIBUTION} group by opportunity_id
+            having count(distinct coalesce(amount, 0)) > 1 or count(distinct coalesce(is_won, false)) > 1
+            order by opportunity_id"""),
+        requires=(ATTRIBUTION,),
+    ))
+
+
+def reconciliation_checks(plan: Plan, *, has_opportunities: bool) -> None:
+    attributed = ", ".join(
+        f"sum(weight_{m} * coalesce(amount, 0)) as pipeline_{m}, "
+        f"sum(weight_{m} * coalesce(amount, 0)) filter (where is_won) as revenue_{m}"
+        for m in ATTRIBUTION_MODELS
+    )
+    if has_opportunities:
+        source, requires = OPPORTUNITIES, (ATTRIBUTION, OPPORTUNITIES)
+        totals = (f"select coalesce(sum(coalesce(amount_reporting, 0)), 0) as pipeline_total, "
+                  f"coalesce(sum(coalesce(amount_reporting, 0)) filter (where is_won), 0) as won_revenue_total "
+                  f"from {OPPORTUNITIES}")
+    else:
+        source, requires = "distinct opportunities of fct_attribution", (ATTRIBUTION,)
+        totals = (f"select coalesce(sum(amount), 0) as pipeline_total, "
+                  f"coalesce(sum(amount) filter (where is_won), 0) as won_revenue_total from ("
+                  f"select opportunity_id, any_value(coalesce(amount, 0)) as amount, bool_or(is_won) as is_won "
+                  f"from {ATTRIBUTION} group by opportunity_id)")
+    per_model = " union all ".join(
+        f"select {ql(m)} as model, coalesce(pipeline_{m}, 0) as attributed_pipeline, "
+        f"coalesce(revenue_{m}, 0) as attributed_revenue from attributed" for m in ATTRIBUTION_MODELS
+    )
+    frame = plan.add_frame(
+        "fct_attribution__totals",
+        f"""
+        with attributed as (select {attributed} from {ATTRIBUTION}),
+        totals as ({totals}),
+        per_model as ({per_model})
+        select
+            per_model.model,
+            per_model.attributed_pipeline,
+            totals.pipeline_total,
+            abs(per_model.attributed_pipeline - totals.pipeline_total)
+                / greatest(abs(totals.pipeline_total), 1) as pipeline_relative_difference,
+            per_model.attributed_revenue,
+            totals.won_revenue_total,
+            abs(per_model.attributed_revenue - totals.won_revenue_total)
+                / greatest(abs(totals.won_revenue_total), 1) as revenue_relative_difference
+        from per_model cross join totals
+        order by per_model.model
+        """,
+        requires,
+    )
+    for name, column, what in (
+        ("attributed_pipeline_equals_pipeline", "pipeline_relative_difference", "pipeline (all opportunity amounts)"),
+        ("attributed_revenue_equals_won_revenue", "revenue_relative_difference", "won revenue (won amounts)"),
+    ):
+        plan.checks.append(Check(
+            name=name,
+            table="fct_attribution",
+            description=f"per model, sum of weight x amount equals total {what} over {source} "
+            f"(relative tolerance {TOTALS_TOLERANCE:g})",
+            frame=frame,
+            expectations=(at_most(column, TOTALS_TOLERANCE),),
+            requires=requires,
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# marts: funnel counts, rates, value sets
+
+
+def is_rate_column(column: str) -> bool:
+    """Rates, shares and stage-to-stage conversions (SPEC 4.1), not medians/targets of them."""
+    if column.startswith(("median_", "avg_", "p90_", "target_", "cost_")):
+        return False
+    parts = column.split("_")
+    if "rate" in parts or "share" in parts:
+        return True
+    match = re.fullmatch(r"([a-z]+)_to_([a-z]+)", column)
+    return bool(match) and match.group(1) in FUNNEL_STAGES and match.group(2) in FUNNEL_STAGES
+
+
+def funnel_count_checks(plan: Plan, columns: list[str]) -> None:
+    table = "marts.mart_funnel_conversion"
+    needed = sorted({c for pair in FUNNEL_COUNT_PAIRS for c in pair}, key=lambda c: columns.index(c)
+                    if c in columns else 99)
+    grain = [c for c in ("cohort_month", "first_channel") if c in columns]
+    frame = plan.add_frame(
+        "mart_funnel_conversion__counts",
+        f"select {', '.join(qi(c) for c in grain + needed)} from {table} order by all",
+        (table,),
+    )
+    plan.checks.append(Check(
+        name="funnel_counts_never_increase",
+        table="mart_funnel_conversion",
+        description="per row " + ", ".join(f"{a} >= {b}" for a, b in FUNNEL_COUNT_PAIRS)
+        + " (only pairs that hold when people skip stages)",
+        frame=frame,
+        expectations=tuple(
+            Expect("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": a, "column_B": b, "or_equal": True})
+            for a, b in FUNNEL_COUNT_PAIRS
+        ),
+        requires=(table,),
+    ))
+
+
+def rate_checks(plan: Plan, table: str, columns: list[str]) -> None:
+    rates = [c for c in columns if is_rate_column(c)]
+    if not rates:
+        return
+    grain = [c for c in GRAINS[table][0] if c in columns]
+    qualified = f"marts.{table}"
+    # NaN/inf (0/0 in double arithmetic) would look missing to pandas: report them as infinity
+    selected = [qi(c) for c in grain] + [
+        f"case when isnan(cast({qi(c)} as double)) then cast('infinity' as double) "
+        f"else cast({qi(c)} as double) end as {qi(c)}" for c in rates
+    ]
+    frame = plan.add_frame(f"{table}__rates", f"select {', '.join(selected)} from {qualified} order by all",
+                           (qualified,))
+    plan.checks.append(Check(
+        name="rates_between_0_and_1",
+        table=table,
+        description=f"rates/shares in [0, 1] or null ({', '.join(rates)}); NaN reported as inf",
+        frame=frame,
+        expectations=tuple(Expect("ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "max_value": 1})
+                           for c in rates),
+        requires=(qualified,),
+    ))
+
+
+def value_set_checks(plan: Plan, table: str, columns: list[str]) -> None:
+    sets = {"model": list(ATTRIBUTION_MODELS), "stage": list(CONTENT_STAGES)}
+    for column, values in sets.items():
+        if column not in GRAINS[table][0] or column not in columns:
+            continue
+        qualified = f"marts.{table}"
+        plan.checks.append(Check(
+            name=f"{column}_in_set",
+            table=table,
+            description=f"{column} is one of {', '.join(values)}",
+            frame=plan.add_frame(f"{table}__{column}_values",
+                                 f"select distinct {qi(column)} from {qualified} order by 1", (qualified,)),
+            expectations=(Expect("ExpectColumnValuesToBeInSet", {"column": column, "value_set": values}),),
+            requires=(qualified,),
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# volume against the last publish
+
+
+def volume_checks(plan: Plan, *, current: dict[str, int], previous: dict[str, int] | None,
+                  ratio: tuple[float, float], accept_volume_change: bool) -> None:
+    low, high = ratio
+    for table in GATED_TABLES:
+        if table not in current:
+            continue
+        before = (previous or {}).get(table)
+        skipped = None
+        if previous is None:
+            skipped = "first publish: no previous row counts"
+        elif before is None:
+            skipped = "table not in the last publish"
+        elif before < VOLUME_MIN_PREVIOUS_ROWS:
+            skipped = f"last publish had {before} rows (< {VOLUME_MIN_PREVIOUS_ROWS})"
+        frame = None
+        if skipped is None:
+            frame = plan.add_frame(
+                f"{table}__volume",
+                f"select {before} as previous_rows, {current[table]} as current_rows, "
+                f"{current[table]} / {before}::double as ratio",
+                (),
+            )
+        plan.checks.append(Check(
+            name="row_count_vs_last_publish",
+            table=table,
+            description=f"row count within {low:g}x..{high:g}x of the last publish (tables with >= "
+            f"{VOLUME_MIN_PREVIOUS_ROWS} rows then)"
+            + ("; volume change accepted for this run (not blocking)" if accept_volume_change else ""),
+            frame=frame,
+            expectations=(Expect("ExpectColumnValuesToBeBetween", {"column": "ratio", "min_value": low,
+                                                                    "max_value": high}),),
+            blocking=not accept_volume_change,
+            skipped=skipped,
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_plan(
+    alignment: Alignment,
+    *,
+    columns: dict[str, list[str]],
+    previous_counts: dict[str, int] | None,
+    current_counts: dict[str, int],
+    volume_ratio: tuple[float, float] = DEFAULT_VOLUME_RATIO,
+    accept_volume_change: bool = False,
+) -> Plan:
+    """Every check for the tables as built. `columns` maps "schema.table" to its columns (existing tables only)."""
+    plan = Plan()
+    for table in GATED_TABLES:
+        plan.checks.append(Check(
+            name="table_exists",
+            table=table,
+            description=f"marts.{table} was built",
+            requires=(f"marts.{table}",),
+        ))
+        if f"marts.{table}" in columns:
+            key_checks(plan, table)
+    stage_order_checks(plan)
+    mql_checks(plan, alignment)
+    speed_to_lead_checks(plan, alignment)
+    attribution_checks(plan)
+    reconciliation_checks(plan, has_opportunities=OPPORTUNITIES in columns)
+    if "marts.mart_funnel_conversion" in columns:
+        funnel_count_checks(plan, columns["marts.mart_funnel_conversion"])
+    for table in GATED_TABLES:
+        if table.startswith("mart_") and f"marts.{table}" in columns:
+            rate_checks(plan, table, columns[f"marts.{table}"])
+            value_set_checks(plan, table, columns[f"marts.{table}"])
+    volume_checks(plan, current=current_counts, previous=previous_counts, ratio=volume_ratio,
+                  accept_volume_change=accept_volume_change)
+    return plan
