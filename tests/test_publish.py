@@ -1,0 +1,202 @@
+"""Publishing published.duckdb: only the published tables, atomic swap, refusal on a failed gate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import orchestration.publish as publish_module
+from expectations import CheckResult, GateResult
+from orchestration.publish import PUBLISHED_TABLES, GateVerdict, PublishError, is_pii_column, publish
+
+PASSED = GateResult(success=True, checks=[
+    CheckResult(name="key_unique", table="fct_lead_funnel", blocking=True, success=True, observed=0),
+])
+FAILED = GateResult(success=False, checks=[
+    CheckResult(name="weights_sum_to_1", table="fct_attribution", blocking=True, success=False, observed=0.1,
+                examples=[{"opportunity_id": "o1"}]),
+])
+
+
+def build_warehouse(path: Path, people: int) -> Path:
+    """A working file with every published table in `marts`, PII columns and non-published tables too."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts; create schema if not exists intermediate").fetchall()
+    con.execute(f"""
+        create or replace table marts.fct_lead_funnel as
+        select 'p' || i as person_id, 'p' || i || '@example.com' as email, 'Ann' as first_name,
+               'Lee' as last_name, '+1 555 0100' as phone, timestamp '2024-01-01' as lead_at, 'email' as first_channel
+        from range({people}) t(i)
+    """).fetchall()
+    for table in PUBLISHED_TABLES:
+        if table not in ("fct_lead_funnel", "publish_log"):
+            con.execute(f"create or replace table marts.{table} as "
+                        f"select 'c1' as campaign_id, 'Spring webinar' as campaign_name, 0.5 as win_rate").fetchall()
+    con.execute("create or replace table marts.stg_leftover as select 1 as x").fetchall()
+    con.execute("create or replace table intermediate.int_persons as select 'a@b.c' as email").fetchall()
+    con.close()
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tables(path: Path) -> dict[str, list[str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found: dict[str, list[str]] = {}
+        for schema, table, column in con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "order by table_schema, table_name, ordinal_position"
+        ).fetchall():
+            found.setdefault(f"{schema}.{table}", []).append(column)
+        return found
+    finally:
+        con.close()
+
+
+def log_rows(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("select run_id, definitions_version, row_counts, gate_result from publish_log "
+                           "order by published_at").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> tuple[Path, Path]:
+    return build_warehouse(tmp_path / "closedloop.duckdb", 3), tmp_path / "published" / "published.duckdb"
+
+
+def test_publish_holds_only_published_tables_without_pii(paths):
+    warehouse, published = paths
+    result = publish(warehouse, published, run_id="run-1", definitions_version="abc123", gate=PASSED)
+    found = tables(published)
+    assert set(found) == {f"main.{t}" for t in PUBLISHED_TABLES}
+    assert found["main.fct_lead_funnel"] == ["person_id", "lead_at", "first_channel"]
+    assert "campaign_name" in found["main.mart_campaign_roi"]  # business names stay
+    assert result.dropped_pii_columns == {"fct_lead_funnel": ["email", "first_name", "last_name", "phone"]}
+    assert not [f"{t}.{c}" for t, columns in found.items() for c in columns if is_pii_column(c)]
+    assert result.row_counts["fct_lead_funnel"] == 3 and set(result.row_counts) == set(PUBLISHED_TABLES[:-1])
+    [(run_id, version, counts, gate)] = log_rows(published)
+    assert (run_id, version) == ("run-1", "abc123")
+    assert json.loads(counts) == result.row_counts
+    assert json.loads(gate) == {"success": True, "checks": 1, "failed": [], "warnings": []}
+    assert sorted(p.name for p in published.parent.iterdir()) == ["published.duckdb"]  # no temp file left
+
+
+def test_publish_log_is_carried_over(paths):
+    warehouse, published = paths
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    build_warehouse(warehouse, 5)
+    verdict = GateVerdict.from_dict(json.loads(json.dumps(PASSED.to_dict())))  # as the Dagster asset reads it
+    publish(warehouse, published, run_id="run-2", definitions_version="v2", gate=verdict)
+    logged = log_rows(published)
+    assert [(r[0], r[1]) for r in logged] == [("run-1", "v1"), ("run-2", "v2")]
+    assert json.loads(logged[-1][2])["fct_lead_funnel"] == 5
+
+
+def test_failed_gate_leaves_published_file_byte_for_byte(paths):
+    warehouse, published = paths
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    before = sha256(published)
+    build_warehouse(warehouse, 7)
+    with pytest.raises(PublishError, match="fct_attribution.weights_sum_to_1"):
+        publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=FAILED)
+    with pytest.raises(PublishError):
+        publish(warehouse, published, run_id="run-3", definitions_version="v1",
+                gate=GateVerdict.from_dict(FAILED.to_dict()))
+    assert sha256(published) == before
+    assert sorted(p.name for p in published.parent.iterdir()) == ["published.duckdb"]
+
+
+def test_missing_table_fails_without_touching_published_file(paths):
+    warehouse, published = paths
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    before = sha256(published)
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table marts.mart_lead_quality").fetchall()
+    con.close()
+    with pytest.raises(PublishError, match="mart_lead_quality"):
+        publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+    assert sha256(published) == before
+    assert sorted(p.name for p in published.parent.iterdir()) == ["published.duckdb"]
+
+
+READER = textwrap.dedent("""
+    import json, sys
+    import duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    def read():
+        people = con.execute("select count(*) from fct_lead_funnel").fetchall()[0][0]
+        runs = [r[0] for r in con.execute("select run_id from publish_log order by published_at").fetchall()]
+        return {"people": people, "runs": runs}
+    print(json.dumps(read()), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(read()), flush=True)
+""")
+
+
+def test_open_reader_keeps_old_data_and_new_connection_sees_new(paths, monkeypatch):
+    warehouse, published = paths
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    # a BI client in its own process, holding a read-only connection across the nightly run
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(published)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+
+    def ask() -> dict:
+        reader.stdin.write("read\n")
+        reader.stdin.flush()
+        return json.loads(reader.stdout.readline())
+
+    try:
+        old = {"people": 3, "runs": ["run-1"]}
+        assert json.loads(reader.stdout.readline()) == old
+        build_warehouse(warehouse, 4)
+        during: list[dict] = []
+        real_replace = os.replace
+
+        def replace_while_reading(source, target):
+            during.append(ask())  # new file built and verified aside, not yet swapped in
+            real_replace(source, target)
+            during.append(ask())  # swapped: the open connection still reads its own (old) file
+
+        monkeypatch.setattr(publish_module.os, "replace", replace_while_reading)
+        publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+        monkeypatch.undo()
+        assert during == [old, old]
+        assert ask() == old
+        con = duckdb.connect(str(published), read_only=True)  # the next connection sees the new data
+        try:
+            assert con.execute("select count(*) from fct_lead_funnel").fetchall() == [(4,)]
+            assert con.execute("select run_id from publish_log order by published_at").fetchall() == [
+                ("run-1",), ("run-2",)]
+        finally:
+            con.close()
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+    assert reader.returncode == 0
+
+
+@pytest.mark.parametrize("column", ["email", "Email", "contact_email", "first_name", "firstname", "lastname",
+                                    "last_name", "full_name", "name", "phone", "mobile_phone", "owner_name",
+                                    "street_address", "recipient"])
+def test_pii_columns_are_recognised(column):
+    assert is_pii_column(column)
+
+
+@pytest.mark.parametrize("column", ["campaign_name", "person_id", "owner_id", "lead_source", "first_channel",
+                                    "model", "touch_type", "disqualification_reason", "won_amount"])
+def test_business_columns_are_not_pii(column):
+    assert not is_pii_column(column)
