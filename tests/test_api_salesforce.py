@@ -243,7 +243,8 @@ def test_rate_limits_server_errors_and_timeouts_are_retried_and_nothing_lands_tw
     assert report.rows_by_object()["salesforce/Lead"] == 7
     assert raw(tmp_path, "Lead", "count(*), count(distinct Id)") == [(7, 7)]
     assert current(tmp_path) == server_state(salesforce)
-    assert len(sleeps) == 5 and min(sleeps) > 0
+    # One retry per fault; the single-threaded test server may make the retry after the slow answer time out too.
+    assert len(sleeps) in (5, 6) and min(sleeps) > 0
     assert max(sleeps) >= 0.04  # Retry-After honoured over the (smaller) exponential backoff
 
 
