@@ -265,7 +265,7 @@ def _tables(people: int, alignment: Alignment) -> list[str]:
         ), typed as (
             select *, case when r_kind < 0.13 then 'sales' when r_kind < 0.17 then 'customer' else 'inbound' end
                           as kind,
-                case when intent < 0.10 then 'hot' when intent < 0.42 then 'warm' else 'cold' end as intent_class
+                case when intent < 0.09 then 'hot' when intent < 0.34 then 'warm' else 'cold' end as intent_class
             from base
         )
         select typed.p, typed.kind, typed.intent_class, typed.account_no, typed.first_name, typed.last_name,
