@@ -144,10 +144,13 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
             obj = raw_object(system, name)
             if reissue is None:
                 batches = [sql]
-            else:
-                batches = [f"select * from ({sql}) where not _reissued union all "
-                           f"select * from ({reissue}) where _reissued",
-                           f"select * from ({sql}) where _reissued"]
+            else:  # the current versions once; the first batch holds older versions of the reissued ones
+                con.execute(f"create or replace temp table current_versions as {sql}").fetchall()
+                older = reissue.replace(f"({sql})", "current_versions")
+                assert older != reissue, f"{name}: the older version must derive from the current one"
+                batches = ["select * from current_versions where not _reissued union all "
+                           f"select * from ({older}) where _reissued",
+                           "select * from current_versions where _reissued"]
             for batch_sql in batches:
                 relation = con.sql(f"select * exclude (_reissued) from ({batch_sql})" if reissue
                                    else batch_sql)
@@ -804,21 +807,25 @@ def _hubspot_objects(hs_contacts_template: str) -> list[tuple[str, str, str, str
     hs_contacts = hs_contacts_template.replace("{hs_data_case_placeholder}", hs_data_case).replace(
         "{archived}", "(select greatest(1, count(*) // 100) from people)")
 
-    def contact_record(lifecycle: str, modified: str) -> str:
-        return f"""
+    contacts = f"""
             select id, to_json({{'email': email, 'firstname': first_name, 'lastname': last_name,
-                'company': company, 'jobtitle': title, 'lifecyclestage': {lifecycle},
+                'company': company, 'jobtitle': title, 'lifecyclestage': lifecyclestage,
                 'hs_lead_status': hs_lead_status, 'hubspotscore': hubspotscore, 'hs_analytics_source': hs_source,
                 'hs_analytics_source_data_1': hs_source_data, 'hs_analytics_first_timestamp': first_visit,
                 'hs_lifecyclestage_marketingqualifiedlead_date': hs_mql, 'salesforceleadid': sf_lead,
                 'salesforcecontactid': sf_contact, 'createdate': isoz(created),
-                'lastmodifieddate': isoz({modified})}})::varchar as properties,
-                isoz(created) as createdAt, isoz({modified}) as updatedAt, tf(archived) as archived, _reissued
-            from ({hs_contacts})"""
-
-    contacts = contact_record("lifecyclestage", "modified")
-    contacts_old = contact_record("case when lifecyclestage = 'subscriber' then 'subscriber' else 'lead' end",
-                                  "(created + modified) // 2")
+                'lastmodifieddate': isoz(modified)}})::varchar as properties,
+                isoz(created) as createdAt, isoz(modified) as updatedAt, tf(archived) as archived, _reissued
+        from ({hs_contacts})"""
+    contacts_old = f"""
+        select id, json_merge_patch(properties, json_object(
+                'lifecyclestage', case when properties->>'lifecyclestage' = 'subscriber' then 'subscriber'
+                                       else 'lead' end,
+                'lastmodifieddate', older))::varchar as properties,
+            createdAt, older as updatedAt, archived, _reissued
+        from (select *, isoz((epoch(strptime(createdAt, '%Y-%m-%dT%H:%M:%S.%gZ'))::bigint
+                              + epoch(strptime(updatedAt, '%Y-%m-%dT%H:%M:%S.%gZ'))::bigint) // 2) as older
+              from ({contacts}))"""
     email_events = f"""
         select (p * 20 + j)::varchar as id, case touches.kind when 'open' then 'OPEN' else 'CLICK' end as type,
             case when u('recipient_case', p, j) < 0.03 then upper(email) else email end as recipient,
