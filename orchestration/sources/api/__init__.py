@@ -78,7 +78,9 @@ def _spend(settings: Settings, alignment: Alignment) -> ExtractReport:
                                     "(campaign costs use Campaign.ActualCost only)"])
     try:
         files = import_module("orchestration.sources.files")
-    except ImportError:
+    except ModuleNotFoundError as error:
+        if error.name != "orchestration.sources.files":
+            raise
         return ExtractReport(notes=["spend: the files source is not available; no ad spend was read"])
     return files.extract(settings, alignment, ["spend"])
 
