@@ -285,3 +285,10 @@ def test_token_never_appears_in_errors_logs_or_raw(tmp_path, httpserver, hubspot
     landed = b"".join(p.read_bytes() for p in (tmp_path / "warehouse").rglob("*") if p.is_file())
     assert TOKEN not in str(failure.value) and TOKEN not in caplog.text and TOKEN.encode() not in landed
     assert TOKEN not in repr(api_settings(httpserver))
+
+
+def test_spend_without_a_drop_folder_is_a_note_not_a_failure(tmp_path):
+    report = extract(Settings(source="api", warehouse_dir=tmp_path / "warehouse"), Alignment(), ["spend"],
+                     ApiSettings())
+    assert report.batches == [] and any("CLOSEDLOOP_DROP_DIR is not set" in note for note in report.notes)
+    assert list((tmp_path / "warehouse" / "raw" / "spend" / "ad_spend").glob("*.parquet"))  # schema for dbt
