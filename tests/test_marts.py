@@ -49,6 +49,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckD
     extractor_for("demo")(settings, alignment, SYSTEMS)
     ensure_every_object_has_a_schema(connect(), settings.raw_dir, "demo")
     # models first (a failing test elsewhere must not hide the marts), then the marts' own tests
+    run_dbt(settings, alignment, "seed")
     run_dbt(settings, alignment, "run")
     run_dbt(settings, alignment, "test", "--select", "mart_*", "path:models/intermediate/marts_support")
     con = connect(settings.warehouse_path, read_only=True)
