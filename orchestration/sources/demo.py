@@ -744,9 +744,9 @@ def _objects() -> list[tuple[str, str, str, str | None]]:
                     when u('hs_mql', p, 0) < 0.95 then mql_sec + {DAY} + floor(u('hs_mql_at', p, 0) * 2 * {DAY})::bigint
                     end
                     when score >= 20 and u('hs_mql', p, 0) < 0.08 then last_touch_sec + 3600 end as hs_mql_sec,
-                exists (select 1 from opps where opps.p = plan.p and opps.is_won) as won,
-                exists (select 1 from opps where opps.p = plan.p) as has_opp
+                coalesce(person_opps.won, false) as won, person_opps.p is not null as has_opp
             from plan left join (select p, is_converted, status from leads) leads using (p)
+                left join (select p, bool_or(is_won) as won from opps group by p) person_opps using (p)
             where plan.has_hs
         ), shaped as (
             select *, least({END} - 1, greatest(created + 60, coalesce(last_touch_sec, 0) + 120,
