@@ -516,20 +516,28 @@ def rate_checks(plan: Plan, table: str, columns: list[str]) -> None:
         return
     grain = [c for c in GRAINS[table][0] if c in columns]
     qualified = f"marts.{table}"
-    # NaN/inf (0/0 in double arithmetic) would look missing to pandas: report them as infinity
+    # one long frame (grain, rate_column, rate_value), so one expectation covers every rate column;
+    # NaN (0/0 in double arithmetic) would look missing to pandas: it is reported as infinity
     selected = [qi(c) for c in grain] + [
         f"case when isnan(cast({qi(c)} as double)) then cast('infinity' as double) "
         f"else cast({qi(c)} as double) end as {qi(c)}" for c in rates
     ]
-    frame = plan.add_frame(f"{table}__rates", f"select {', '.join(selected)} from {qualified} order by all",
-                           (qualified,))
+    frame = plan.add_frame(
+        f"{table}__rates",
+        f"""with long as (
+            unpivot (select {', '.join(selected)} from {qualified})
+            on {', '.join(qi(c) for c in rates)} into name rate_column value rate_value
+        )
+        select * from long order by all""",
+        (qualified,),
+    )
     plan.checks.append(Check(
         name="rates_between_0_and_1",
         table=table,
         description=f"rates/shares in [0, 1] or null ({', '.join(rates)}); NaN reported as inf",
         frame=frame,
-        expectations=tuple(Expect("ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "max_value": 1})
-                           for c in rates),
+        expectations=(Expect("ExpectColumnValuesToBeBetween",
+                             {"column": "rate_value", "min_value": 0, "max_value": 1}),),
         requires=(qualified,),
     ))
 

@@ -77,7 +77,7 @@ def json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return None if math.isnan(value) else (str(value) if math.isinf(value) else value)
+        return None if math.isnan(value) else (str(value) if math.isinf(value) else float(value))
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):

@@ -314,7 +314,8 @@ def test_rate_above_one_fails(warehouse: Path):
     alter(warehouse, "update marts.mart_funnel_conversion set mql_to_sal = 1.5 where first_channel = 'content'")
     failure = assert_only_failure(gate(warehouse), "mart_funnel_conversion", "rates_between_0_and_1")
     assert len(failure.examples) == 1
-    assert failure.examples[0]["first_channel"] == "content" and failure.examples[0]["mql_to_sal"] == 1.5
+    assert failure.examples == [{"cohort_month": "2024-01-01T00:00:00", "first_channel": "content",
+                                 "rate_column": "mql_to_sal", "rate_value": 1.5}]
 
 
 def test_nan_rate_fails(warehouse: Path):
