@@ -1,0 +1,1 @@
+"""Dagster assets by concern: extract (raw landing), dbt (staging -> marts), gate, publish."""
