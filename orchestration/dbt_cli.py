@@ -26,6 +26,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
     env.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # A selected subset runs only the tests whose parents are all selected, so a test of a
+    # downstream mart never runs against a table this invocation did not build.
+    env.setdefault("DBT_INDIRECT_SELECTION", "cautious")
     return env
 
 
