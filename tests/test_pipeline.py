@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,30 @@ def test_malformed_alignment_fails_before_any_data_moves(tmp_path, monkeypatch, 
     assert cli_main(["run"]) == 2
     assert "mql.score_treshold: unknown key" in capsys.readouterr().err
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_files_mode_end_to_end(tmp_path):
+    """A small drop folder through the whole job: bad rows quarantined, the rest published."""
+    drop = tmp_path / "drop"
+    for system in ("salesforce", "hubspot", "spend"):
+        (drop / system).mkdir(parents=True)
+    (drop / "salesforce" / "Contact.csv").write_text(
+        "Id,AccountId,Email,CreatedDate\n0031,0011,dee@example.com,2024-03-07T10:00:00Z\n")
+    (drop / "salesforce" / "Opportunity.csv").write_text(
+        "Id,AccountId,Amount,CloseDate,IsClosed,IsWon,CreatedDate,StageName\n"
+        "0061,0011,1000,2024-04-01,true,true,2024-03-10T00:00:00Z,Closed Won\n"
+        "0062,0011,oops,2024-04-01,true,true,2024-03-10T00:00:00Z,Closed Won\n")
+    (drop / "salesforce" / "OpportunityContactRole.csv").write_text(
+        "Id,OpportunityId,ContactId,IsPrimary\n00K1,0061,0031,true\n")
+    settings = Settings(source="files", drop_dir=drop, warehouse_dir=tmp_path / "warehouse")
+    result = run_nightly(settings)
+    assert result.success, result.failures
+    assert result.extract_metadata["salesforce/opportunity"]["quarantined_records"] == 1
+    con = connect(settings.published_file, read_only=True)
+    try:
+        assert rows(con, "select opportunity_at, won_at, won_amount from fct_lead_funnel") == [
+            (datetime(2024, 3, 10), datetime(2024, 4, 1), 1000.0)]
+        assert rows(con, "select opportunity_id, channel, weight_linear, amount, is_won from fct_attribution") == [
+            ("0061", "unattributed", 1.0, 1000.0, True)]
+    finally:
+        con.close()
