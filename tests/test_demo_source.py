@@ -290,3 +290,19 @@ def test_only_requested_systems_land(tmp_path):
                                                       for p in settings.raw_dir.glob("*/*")}  # schema-only
     with pytest.raises(ValueError, match="unknown system"):
         extract(settings, Alignment(), ["crm"])
+
+
+def test_landing_the_same_demo_org_twice_lands_nothing_new(tmp_path):
+    from orchestration.alignment import Alignment
+    from orchestration.settings import Settings
+    from orchestration.sources import demo
+
+    settings = Settings(warehouse_dir=tmp_path / "warehouse", demo_people=50, demo_seed=3)
+    first = demo.extract(settings, Alignment(), ["salesforce"])
+    assert first.rows_by_object()["salesforce/Lead"] > 0
+    again = demo.extract(settings, Alignment(), ["salesforce", "hubspot"])
+    assert set(folder.split("/")[0] for folder in again.rows_by_object()) == {"hubspot"}
+    third = demo.extract(settings, Alignment(), ["salesforce", "hubspot"])
+    assert third.rows_by_object() == {} and any("nothing new" in note for note in third.notes)
+    bigger = Settings(warehouse_dir=tmp_path / "warehouse", demo_people=60, demo_seed=3)
+    assert demo.extract(bigger, Alignment(), ["salesforce"]).rows_by_object()

@@ -29,6 +29,7 @@ Timestamps end at DEMO_END (2026-10-31 UTC) and span two years.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Collection
@@ -132,6 +133,17 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
         raise ValueError(f"CLOSEDLOOP_DEMO_PEOPLE must be at least 1, got {settings.demo_people}")
     raw_dir = Path(settings.raw_dir)
     report = ExtractReport()
+    # The demo org is deterministic: landing it again would only duplicate raw. A nightly run on
+    # demo data whose seed and size were already landed therefore has nothing new to land.
+    marker = Path(settings.warehouse_dir) / "state" / "demo_landed.json"
+    landed = set(json.loads(marker.read_text())) if marker.exists() else set()
+    signature = f"seed={settings.demo_seed};people={settings.demo_people}"
+    pending = [system for system in systems if f"{signature};system={system}" not in landed]
+    if not pending:
+        report.notes.append(f"demo data ({signature}) already landed: nothing new")
+        log.info("demo: %s already landed, nothing new", signature)
+        return report
+    systems = pending
     con = connect()
     try:
         started = time.monotonic()
@@ -161,6 +173,8 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
         if "hubspot" in systems:
             report.notes.append(f"{unmatched} form submissions without an email value")
         ensure_every_object_has_a_schema(con, raw_dir, SOURCE)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(sorted(landed | {f"{signature};system={system}" for system in systems})))
         log.info("demo: done in %.1fs", time.monotonic() - started)
     finally:
         con.close()
