@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import replace
-from importlib import import_module
 
 from orchestration.alignment import Alignment
 from orchestration.duck import connect
@@ -76,11 +75,7 @@ def _spend(settings: Settings, alignment: Alignment) -> ExtractReport:
     if settings.drop_dir is None:
         return ExtractReport(notes=["spend: CLOSEDLOOP_DROP_DIR is not set, so no ad spend was read "
                                     "(campaign costs use Campaign.ActualCost only)"])
-    try:
-        files = import_module("orchestration.sources.files")
-    except ModuleNotFoundError as error:
-        if error.name != "orchestration.sources.files":
-            raise
-        return ExtractReport(notes=["spend: the files source is not available; no ad spend was read"])
+    from orchestration.sources import files
+
     return files.extract(settings, alignment, ["spend"])
 
