@@ -20,13 +20,13 @@ class NightlyResult:
 
 
 def run_nightly(settings: Settings, *, full_refresh: bool = False, accept_volume_change: bool = False,
-                instance: DagsterInstance | None = None) -> NightlyResult:
+                instance: DagsterInstance | None = None, log_level: str = "INFO") -> NightlyResult:
     """Execute the `nightly` job of the real Definitions with the given settings."""
     os.environ.update(_settings_env(settings))
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("nightly")
-    run_config = {"ops": {
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}, "ops": {
         "dbt_models": {"config": {"full_refresh": full_refresh}},
         "quality_gate": {"config": {"accept_volume_change": accept_volume_change}},
     }}
