@@ -41,7 +41,8 @@ hubspot_records as (
         'hubspot_contact' as record_type,
         hubspot_contact_id as record_id,
         email,
-        createdate as created_at
+        -- the createdate property, else the record's createdAt (the same instant in CRM v3)
+        coalesce(createdate, created_at) as created_at
     from hubspot_contacts
     where not is_archived
 ),
