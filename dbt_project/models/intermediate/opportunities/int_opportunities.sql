@@ -75,16 +75,17 @@ converted as (
         current_opportunities.created_date as created_at,
         current_opportunities.close_date,
         cast(current_opportunities.close_date as timestamp) as close_at,
-        coalesce(current_opportunities.is_closed, false) as is_closed,
+        -- a won opportunity is closed even where the export lacks IsClosed
         coalesce(current_opportunities.is_closed, false)
-            and coalesce(current_opportunities.is_won, false) as is_won,
+            or coalesce(current_opportunities.is_won, false) as is_closed,
+        coalesce(current_opportunities.is_won, false) as is_won,
         coalesce(current_opportunities.is_closed, false)
             and not coalesce(current_opportunities.is_won, false) as is_lost,
         current_opportunities.currency_iso_code,
         cast(coalesce(current_opportunities.amount, 0) as double) as amount,
         (
             current_opportunities.currency_iso_code is null
-            or upper(trim(current_opportunities.currency_iso_code)) = '{{ var("reporting_currency") }}'
+            or upper(trim(current_opportunities.currency_iso_code)) = upper('{{ var("reporting_currency") }}')
         ) as is_reporting_currency,
         rate_of_close_date.conversion_rate as matched_conversion_rate
     from current_opportunities
