@@ -1,5 +1,6 @@
 -- Salesforce campaign responses that are touches: non-deleted CampaignMembers with
--- HasResponded of non-deleted campaigns. Touched at FirstRespondedDate (a date: start of that
+-- HasResponded, except those of a deleted campaign (a campaign missing from the extract has no
+-- type: `form_submission` / `other`). Touched at FirstRespondedDate (a date: start of that
 -- day UTC), else the member's CreatedDate. Person through LeadId, else ContactId. Type and
 -- channel by Campaign.Type through seed campaign_type_touches (unmapped:
 -- `form_submission` / `other`).
@@ -34,11 +35,12 @@ responses as (
         ) as touched_at,
         campaigns.type as campaign_type
     from campaign_members
-    inner join campaigns
+    left join campaigns
         on campaign_members.campaign_id = campaigns.campaign_id
     where campaign_members.has_responded
       and not campaign_members.is_deleted
-      and not campaigns.is_deleted
+      -- a deleted campaign takes its responses out; one missing from the extract has no type
+      and not coalesce(campaigns.is_deleted, false)
 ),
 
 with_person as (
