@@ -41,7 +41,8 @@ converted_without_opportunity as (
         and person_keys.record_id = leads.lead_id
     left join opportunities
         on leads.converted_opportunity_id = opportunities.opportunity_id
-    where leads.is_converted
+    -- a ConvertedDate marks a converted lead even where the export lacks IsConverted
+    where coalesce(leads.is_converted, true)
       and leads.converted_date is not null
       and opportunities.opportunity_id is null
     group by person_keys.person_id
