@@ -2,18 +2,23 @@
 
 dbt's sources keep dagster-dbt's default keys ([source, table]), which are exactly the
 extract assets' keys, so each model's lineage reaches the raw Salesforce/HubSpot objects.
+dbt tests become asset checks. After the build, each built table's materialization gets its
+row count and column schema from the warehouse, and each mart a five-row preview.
 """
 
 
+import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, Config
+import duckdb
+from dagster import AssetExecutionContext, AssetMaterialization, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
 from orchestration.resources import ClosedLoopResource
 from orchestration.settings import DBT_PROJECT_DIR
@@ -77,7 +82,52 @@ class DbtRunConfig(Config):
     full_refresh: bool = False  # rebuild incremental models from all of raw
 
 
-@dbt_assets(manifest=ensure_manifest(), project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR,
+MANIFEST_PATH = ensure_manifest()
+PREVIEW_GROUPS = ("marts",)
+
+
+def _relations(manifest_path: Path) -> dict[str, tuple[Relation, str | None]]:
+    """dbt unique_id -> (the table it builds, its Dagster group) for models, seeds and snapshots."""
+    nodes = json.loads(manifest_path.read_text())["nodes"]
+    return {
+        unique_id: (Relation(node["schema"], node.get("alias") or node["name"]), TRANSLATOR.get_group_name(node))
+        for unique_id, node in nodes.items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+
+
+RELATIONS = _relations(MANIFEST_PATH)
+
+
+def with_warehouse_metadata(context: AssetExecutionContext, events: Iterable[Any], warehouse_path: Path) -> Iterator:
+    """The dbt events with row count, column schema (and for marts a preview) added to each materialization."""
+    events = list(events)
+    built = {
+        RELATIONS[event.metadata["unique_id"].value][0]: RELATIONS[event.metadata["unique_id"].value][1]
+        for event in events
+        if isinstance(event, Output | AssetMaterialization) and "unique_id" in event.metadata
+        and event.metadata["unique_id"].value in RELATIONS
+    }
+    try:
+        extra = table_metadata(warehouse_path, built, preview=[rel for rel, group in built.items()
+                                                                if group in PREVIEW_GROUPS])
+    except duckdb.Error as error:  # metadata is for people; never fail a built run for it
+        context.log.warning(f"Could not read row counts and schemas from {warehouse_path}: {error}")
+        extra = {}
+    for event in events:
+        unique_id = event.metadata["unique_id"].value if isinstance(event, Output | AssetMaterialization) \
+            and "unique_id" in event.metadata else None
+        added = extra.get(RELATIONS[unique_id][0], {}) if unique_id in RELATIONS else {}
+        if not added:
+            yield event
+        elif isinstance(event, Output):
+            yield event.with_metadata({**event.metadata, **added})
+        else:
+            yield AssetMaterialization(asset_key=event.asset_key, description=event.description,
+                                       metadata={**event.metadata, **added}, tags=event.tags)
+
+
+@dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR,
             name="dbt_models")
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: ClosedLoopResource,
                config: DbtRunConfig):
@@ -88,7 +138,16 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     args = ["build", "--vars", dbt_vars_json(alignment)]
     if config.full_refresh:
         args.append("--full-refresh")
-    yield from dbt.cli(args, context=context).stream()
+    events: list[Any] = []
+    failure: Exception | None = None
+    try:
+        for event in dbt.cli(args, context=context).stream():
+            events.append(event)
+    except Exception as error:  # report what was built, with its metadata, then fail the step
+        failure = error
+    yield from with_warehouse_metadata(context, events, settings.warehouse_path)
+    if failure is not None:
+        raise failure
 
 
 def dbt_resource() -> DbtCliResource:

@@ -5,9 +5,13 @@ Each asset's key equals the key dagster-dbt gives the matching dbt source table
 """
 
 
-from collections.abc import Iterator
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
 
 from dagster import (
+    AssetChecksDefinition,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -15,6 +19,8 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
+    SupersessionWarning,
+    build_last_update_freshness_checks,
     multi_asset,
 )
 
@@ -30,13 +36,21 @@ def raw_asset_key(obj: RawObject) -> AssetKey:
     return AssetKey([obj.system, obj.name.lower()])
 
 
+def _kinds(obj: RawObject) -> set[str]:
+    if obj.system in ("salesforce", "hubspot"):
+        return {obj.system, "parquet"}
+    if obj.system == "spend":
+        return {"csv", "parquet"}  # ad spend arrives as drop-folder files
+    return {"parquet"}
+
+
 def _spec(obj: RawObject) -> AssetSpec:
     return AssetSpec(
         key=raw_asset_key(obj),
         group_name="extract",
         description=f"Raw {obj.system} `{obj.name}` batches (Parquet under raw/{obj.folder}/). {obj.description}",
         owners=[OWNER],
-        kinds={obj.system if obj.system in ("salesforce", "hubspot") else "csv", "parquet"},
+        kinds=_kinds(obj),
         tags={"layer": "raw"},
     )
 
@@ -70,3 +84,37 @@ def extract_sources(context: AssetExecutionContext, closedloop: ClosedLoopResour
                 "raw_path": MetadataValue.path(str(settings.raw_dir / obj.folder)),
             },
         )
+
+
+FRESHNESS_HOURS_DEFAULT = 26.0
+
+
+def freshness_hours(env: Mapping[str, str] | None = None) -> float:
+    """CLOSEDLOOP_FRESHNESS_HOURS: how long a raw source may go without a landing (default 26)."""
+    value = (os.environ if env is None else env).get("CLOSEDLOOP_FRESHNESS_HOURS", "").strip()
+    if not value:
+        return FRESHNESS_HOURS_DEFAULT
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if hours <= 0:
+        raise ValueError(f"CLOSEDLOOP_FRESHNESS_HOURS must be a positive number of hours, got {value!r}")
+    return hours
+
+
+def build_extract_freshness_checks(hours: float) -> list[AssetChecksDefinition]:
+    """Warn-level checks flagging each raw Salesforce/HubSpot/spend object not landed within `hours`.
+
+    Dagster 1.13 marks these check builders as superseded by FreshnessPolicy; we keep them because
+    they are asset checks with recorded results (visible per asset, testable without the daemon).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SupersessionWarning)
+        return list(build_last_update_freshness_checks(
+            assets=[raw_asset_key(obj) for obj in RAW_OBJECTS],
+            lower_bound_delta=timedelta(hours=hours),
+        ))
+
+
+extract_freshness_checks = build_extract_freshness_checks(freshness_hours())

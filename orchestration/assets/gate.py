@@ -54,6 +54,9 @@ def gate_result_path(settings, run_id: str):
         for table in GATED_TABLES
     ],
     name="quality_gate",
+    compute_kind="great_expectations",
+    description="The quality gate (SPEC 5): Great Expectations suites over every published table. Blocking: "
+    "a failed check stops the run before published_warehouse, so BI keeps the last good file.",
 )
 def quality_gate(context: AssetCheckExecutionContext, closedloop: ClosedLoopResource,
                  config: GateConfig) -> Iterator[AssetCheckResult]:
