@@ -220,12 +220,13 @@ def test_table_metadata_counts_schema_and_preview(tmp_path):
     con.execute("create table marts.empty_y (id integer)").fetchall()
     con.close()
     x, y, missing = Relation("marts", "fct_x"), Relation("marts", "empty_y"), Relation("marts", "not_built")
-    found = table_metadata(path, [x, y, missing], preview=[x])
+    found = table_metadata(path, [x, y, missing], preview=[x], column_docs={x: {"rate": "Share won."}})
     assert set(found) == {x, y}
     table = TableMetadataSet.extract(found[x])
     assert table.row_count == 12
     assert [(column.name, column.type) for column in table.column_schema.columns] == [
         ("id", "bigint"), ("label", "varchar"), ("rate", "double")]
+    assert [column.description for column in table.column_schema.columns] == [None, None, "Share won."]
     assert TableMetadataSet.extract(found[y]).row_count == 0 and "preview" not in found[y]
     preview = found[x]["preview"].value
     assert preview.splitlines()[0] == "| id | label | rate |"

@@ -86,17 +86,19 @@ MANIFEST_PATH = ensure_manifest()
 PREVIEW_GROUPS = ("marts",)
 
 
-def _relations(manifest_path: Path) -> dict[str, tuple[Relation, str | None]]:
-    """dbt unique_id -> (the table it builds, its Dagster group) for models, seeds and snapshots."""
-    nodes = json.loads(manifest_path.read_text())["nodes"]
-    return {
-        unique_id: (Relation(node["schema"], node.get("alias") or node["name"]), TRANSLATOR.get_group_name(node))
-        for unique_id, node in nodes.items()
-        if node["resource_type"] in ("model", "seed", "snapshot")
-    }
+def _relations(manifest_path: Path) -> tuple[dict[str, tuple[Relation, str | None]], dict[Relation, dict[str, str]]]:
+    """dbt unique_id -> (the table it builds, its Dagster group) for models, seeds and snapshots,
+    and each table's documented column descriptions."""
+    nodes = {unique_id: node for unique_id, node in json.loads(manifest_path.read_text())["nodes"].items()
+             if node["resource_type"] in ("model", "seed", "snapshot")}
+    relations = {unique_id: (Relation(node["schema"], node.get("alias") or node["name"]),
+                             TRANSLATOR.get_group_name(node)) for unique_id, node in nodes.items()}
+    docs = {relations[unique_id][0]: {name: column.get("description", "") for name, column
+                                      in node.get("columns", {}).items()} for unique_id, node in nodes.items()}
+    return relations, docs
 
 
-RELATIONS = _relations(MANIFEST_PATH)
+RELATIONS, COLUMN_DOCS = _relations(MANIFEST_PATH)
 
 
 def with_warehouse_metadata(context: AssetExecutionContext, events: Iterable[Any], warehouse_path: Path) -> Iterator:
@@ -109,8 +111,8 @@ def with_warehouse_metadata(context: AssetExecutionContext, events: Iterable[Any
         and event.metadata["unique_id"].value in RELATIONS
     }
     try:
-        extra = table_metadata(warehouse_path, built, preview=[rel for rel, group in built.items()
-                                                                if group in PREVIEW_GROUPS])
+        extra = table_metadata(warehouse_path, built, column_docs=COLUMN_DOCS,
+                               preview=[relation for relation, group in built.items() if group in PREVIEW_GROUPS])
     except duckdb.Error as error:  # metadata is for people; never fail a built run for it
         context.log.warning(f"Could not read row counts and schemas from {warehouse_path}: {error}")
         extra = {}

@@ -6,7 +6,7 @@ five-row preview for the marts: cheap on DuckDB, and read only after dbt has clo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,12 @@ def markdown_table(columns: list[str], records: Iterable[tuple]) -> str:
     return "\n".join(lines)
 
 
-def table_metadata(warehouse_path: Path, relations: Iterable[Relation],
-                   preview: Iterable[Relation] = ()) -> dict[Relation, dict[str, Any]]:
+def table_metadata(warehouse_path: Path, relations: Iterable[Relation], preview: Iterable[Relation] = (),
+                   column_docs: Mapping[Relation, Mapping[str, str]] | None = None) -> dict[Relation, dict[str, Any]]:
     """Dagster metadata per relation that exists in the warehouse: dagster/row_count,
-    dagster/column_schema and, for `preview` relations, a markdown preview of the first rows."""
+    dagster/column_schema (the warehouse's names and types, with `column_docs` descriptions) and,
+    for `preview` relations, a markdown preview of the first rows."""
+    column_docs = column_docs or {}
     wanted = set(relations)
     if not wanted or not warehouse_path.exists():
         return {}
@@ -58,7 +60,9 @@ def table_metadata(warehouse_path: Path, relations: Iterable[Relation],
                 where table_schema in ({in_schemas}) order by table_schema, table_name, ordinal_position"""):
             relation = Relation(schema, table)
             if relation in wanted:
-                columns.setdefault(relation, []).append(TableColumn(name=column, type=data_type.lower()))
+                description = column_docs.get(relation, {}).get(column) or None
+                columns.setdefault(relation, []).append(
+                    TableColumn(name=column, type=data_type.lower(), description=description))
         existing = sorted(columns, key=lambda relation: (relation.schema, relation.table))
         if not existing:
             return {}
