@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     RunFailureSensorContext,
     ScheduleDefinition,
     SupersessionWarning,
@@ -82,8 +83,12 @@ def failure_message(context: RunFailureSensorContext) -> dict:
     }
 
 
-@run_failure_sensor(name="notify_on_run_failure", description="Posts failed runs to CLOSEDLOOP_ALERT_WEBHOOK_URL "
-                    "(JSON with text, run_id, job, failed_steps, error), or logs them when no webhook is set.")
+@run_failure_sensor(
+    name="notify_on_run_failure",
+    default_status=DefaultSensorStatus.RUNNING,  # alerts need no switching on; without a webhook they only log
+    description="Posts failed runs to CLOSEDLOOP_ALERT_WEBHOOK_URL (JSON with text, run_id, job, failed_steps, "
+    "error), or logs them when no webhook is set.",
+)
 def notify_on_run_failure(context: RunFailureSensorContext) -> None:
     message = failure_message(context)
     webhook = os.environ.get("CLOSEDLOOP_ALERT_WEBHOOK_URL", "").strip()

@@ -12,6 +12,7 @@ from dagster import (
     AssetMaterialization,
     AssetSelection,
     DagsterInstance,
+    DefaultSensorStatus,
     Definitions,
     Output,
     build_run_status_sensor_context,
@@ -154,7 +155,9 @@ def test_schedule_cron_from_settings_and_timezone_from_alignment(tmp_path):
 
 
 def test_sensors_exist():
-    assert {sensor.name for sensor in defs.sensors} >= {"notify_on_run_failure", "raw_freshness_sensor"}
+    sensors = {sensor.name: sensor for sensor in defs.sensors}
+    assert set(sensors) >= {"notify_on_run_failure", "raw_freshness_sensor"}
+    assert sensors["notify_on_run_failure"].default_status == DefaultSensorStatus.RUNNING
 
 
 def test_freshness_hours_setting():
