@@ -4,20 +4,32 @@
     <drop>/hubspot/<object>.jsonl, <object>-<anything>.jsonl  HubSpot API records, one a line
     <drop>/spend/ad_spend.csv, ad_spend-<anything>.csv         daily ad spend
 
-Each file lands as one raw batch (files in name order, so later names are later batches).
-All reading and checking is DuckDB SQL over the whole file. A record whose value cannot be
-parsed (by the same rules staging types with) goes to quarantine with file, row, field and
-reason; the rest of the file lands. A missing required column fails the run naming file and
-column. Files already landed with the same content are skipped on the next run.
+Each file lands as one raw batch: the plain `<Object>.csv` first, then `<Object>-*.csv` in
+file-name order, so later names are later batches. All reading and checking is DuckDB SQL
+over the whole file:
+
+- a CSV is parsed by DuckDB's reader (UTF-8 with or without BOM, quoted fields with
+  newlines); the file is also read as text lines, so every record keeps the line it starts
+  on (header = line 1) and its raw text for quarantine;
+- a JSON-lines file is read as text lines and parsed with DuckDB's json functions.
+
+A record with a value that does not parse by the rules staging types with (the dbt macros
+in `dbt_project/macros/staging/parse_values.sql`), an empty required value, or a line that is
+not CSV / not a JSON object goes to quarantine with file, line, field and reason; the rest of
+the file lands. A missing required column fails the run before anything lands, naming file
+and column. Files already landed with the same content (manifest under
+`<warehouse>/state/files_landed.json`) are skipped on the next run.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -25,232 +37,376 @@ import duckdb
 from orchestration.alignment import Alignment
 from orchestration.duck import connect, quote_identifier, quote_literal, rows, scalar
 from orchestration.landing import ensure_every_object_has_a_schema, land_batch, land_quarantine, new_batch_id
-from orchestration.raw_schema import RAW_OBJECTS, Kind, RawObject, with_custom_fields
+from orchestration.raw_schema import LINEAGE_COLUMNS, RAW_OBJECTS, Kind, RawObject, with_custom_fields
 from orchestration.settings import Settings
 from orchestration.sources import ExtractReport
 
 log = logging.getLogger("closedloop.files")
+
+FILE_SUFFIX = {"salesforce": ".csv", "spend": ".csv", "hubspot": ".jsonl"}
+# HubSpot contact properties staging reads as times: a value that is no time quarantines the contact.
 HUBSPOT_CONTACT_TIME_PROPERTIES = (
     "createdate", "lastmodifieddate", "hs_analytics_first_timestamp", "hs_lifecyclestage_marketingqualifiedlead_date",
 )
+# How a reason names what a value should have been.
+KIND_NAMES = {
+    Kind.BOOLEAN: "boolean (true/false/1/0)",
+    Kind.INTEGER: "integer",
+    Kind.NUMBER: "number",
+    Kind.DATE: "date (YYYY-MM-DD)",
+    Kind.DATETIME: "datetime",
+    Kind.EPOCH_OR_ISO: "time (epoch milliseconds or ISO 8601)",
+    Kind.JSON: "JSON value",
+}
 
 
 class DropFolderError(ValueError):
     """The drop folder cannot be read as SPEC 1.2 lays it out; the message names file and column."""
 
 
-def _value_is_valid(kind: Kind, value: str) -> str:
-    """SQL that is true when non-empty text `value` parses as `kind` (mirrors dbt's staging macros)."""
-    text = f"trim({value})"
-    iso = (f"(case when regexp_matches({text}, '\\d:\\d\\d.*(Z|[+-]\\d\\d(:?\\d\\d)?)$') "
-           f"then try_cast({text} as timestamptz) is not null else try_cast({text} as timestamp) is not null end)")
+# --- value checks: SQL mirroring the dbt staging macros (a value staging could not type is quarantined) ---
+
+def _text(value: str) -> str:
+    return f"nullif(trim({value}), '')"
+
+
+def _iso_timestamp(value: str) -> str:
+    text = _text(value)
+    return (f"(case when regexp_matches({text}, '\\d:\\d\\d.*(Z|[+-]\\d\\d(:?\\d\\d)?)$') "
+            f"then try_cast({text} as timestamptz) at time zone 'UTC' else try_cast({text} as timestamp) end)")
+
+
+def _typed(kind: Kind, value: str) -> str:
+    """SQL typing text `value` as `kind` the way staging does: null when it does not parse."""
+    text = _text(value)
     return {
-        Kind.TEXT: "true",
-        Kind.BOOLEAN: f"lower({text}) in ('true', 'false', '1', '0')",
-        Kind.INTEGER: f"try_cast({text} as bigint) is not null",
-        Kind.NUMBER: f"try_cast({text} as double) is not null",
-        Kind.DATE: f"try_strptime({text}, '%Y-%m-%d') is not null",
-        Kind.DATETIME: f"(try_strptime({text}, '%Y-%m-%dT%H:%M:%S.%g%z') is not null "
-                       f"or try_strptime({text}, '%Y-%m-%dT%H:%M:%SZ') is not null "
-                       f"or try_strptime({text}, '%Y-%m-%d %H:%M:%S') is not null or {iso})",
-        Kind.EPOCH_OR_ISO: f"(regexp_full_match({text}, '\\d+') or {iso})",
-        Kind.JSON: f"json_valid({text})",
+        Kind.BOOLEAN: f"(case lower({text}) when 'true' then true when '1' then true when 'false' then false "
+                      f"when '0' then false end)",
+        Kind.INTEGER: f"try_cast({text} as bigint)",
+        Kind.NUMBER: f"try_cast({text} as double)",
+        Kind.DATE: f"try_strptime({text}, '%Y-%m-%d')",
+        Kind.DATETIME: f"coalesce(try_strptime({text}, '%Y-%m-%dT%H:%M:%S.%g%z') at time zone 'UTC', "
+                       f"try_strptime({text}, '%Y-%m-%dT%H:%M:%SZ'), try_strptime({text}, '%Y-%m-%d %H:%M:%S'), "
+                       f"{_iso_timestamp(value)})",
+        Kind.EPOCH_OR_ISO: f"(case when regexp_full_match({text}, '\\d+') "
+                           f"then try(epoch_ms(try_cast({text} as bigint))) else {_iso_timestamp(value)} end)",
+        Kind.JSON: f"(case when json_valid({text}) then true end)",
     }[kind]
 
 
-def _quoted(value: str) -> str:
-    """SQL text of `value` wrapped in single quotes, for error messages."""
+def _bad_value_reason(label: str, kind: Kind, value: str) -> str:
+    """SQL: "<label>: '<value>' is not a <kind>" when non-empty `value` does not parse, else null."""
     quote = "''''"  # a SQL literal holding one single quote
-    return f"{quote} || {value} || {quote}"
+    return (f"case when {_text(value)} is not null and {_typed(kind, value)} is null then "
+            f"{quote_literal(label + ': ')} || {quote} || {value} || {quote} || "
+            f"{quote_literal(' is not a ' + KIND_NAMES[kind])} end")
 
 
-def _problem_checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
-    """(field, SQL yielding a reason or null) for every check a record of `obj` must pass."""
-    checks = []
-    for name in obj.required:
-        column = quote_identifier(name)
-        checks.append((name, f"case when nullif(trim({column}), '') is null then 'required value is empty' end"))
+def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
+    """(field, SQL giving the reason or null) for every check a record of `obj` must pass."""
+    checks = [(name, f"case when {_text(quote_identifier(name))} is null then "
+                     f"{quote_literal(name + ': required value is empty')} end") for name in obj.required]
     for name, kind in obj.fields.items():
-        if kind is Kind.TEXT or name.lower() not in present:
-            continue
-        column = quote_identifier(name)
-        valid = _value_is_valid(kind, column)
-        reason = f"{quote_literal(name + ': ')} || {_quoted(column)} || ' is not a valid {kind.value}'"
-        checks.append((name, f"case when nullif(trim({column}), '') is not null and not ({valid}) then {reason} end"))
+        if kind is not Kind.TEXT and name.lower() in present:
+            checks.append((name, _bad_value_reason(name, kind, quote_identifier(name))))
     if obj.system == "hubspot" and obj.name == "contacts":
         for prop in HUBSPOT_CONTACT_TIME_PROPERTIES:
-            value = f"json_extract_string(properties, '$.{prop}')"
-            checks.append((f"properties.{prop}",
-                           f"case when nullif(trim({value}), '') is not null "
-                           f"and not ({_value_is_valid(Kind.EPOCH_OR_ISO, value)}) "
-                           f"then 'properties.{prop}: ' || {_quoted(value)} || ' is not a valid time' end"))
+            value = f"json_extract_string(try(cast(properties as json)), '$.{prop}')"
+            checks.append((f"properties.{prop}", _bad_value_reason(f"properties.{prop}", Kind.EPOCH_OR_ISO, value)))
+    if obj.system == "hubspot" and obj.name == "forms":
+        checks.append(("guid", f"case when {_text('guid')} is null and {_text('id')} is null then "
+                               f"'guid: a form needs its guid (v2) or id (v3)' end"))
     return checks
 
 
-def _files_for(drop: Path, obj: RawObject) -> list[Path]:
-    folder = drop / obj.system
-    suffix = ".csv" if obj.system in ("salesforce", "spend") else ".jsonl"
-    if not folder.is_dir():
-        return []
-    name = obj.name.lower()
-    matches = [path for path in folder.iterdir() if path.is_file() and path.suffix.lower() == suffix
-               and (path.stem.lower() == name or path.stem.lower().startswith(name + "-"))]
-    # The plain <Object> file first, then <Object>-<anything> files in name order: later = later batch.
-    return sorted(matches, key=lambda path: (path.stem.lower() != name, path.name))
+# --- reading one file into temp table `incoming` (fields as text, _source_row, _record) + `rejected` ---
+
+@dataclass
+class _Read:
+    columns: list[str]  # the file's own columns, in `incoming`
+    present: set[str]  # lower-case names of the columns the file has
+    note: str | None = None
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, obj: RawObject, relative: str) -> list[str]:
-    """Load a CSV into temp table `incoming` (+ `_source_row`) and its malformed lines into `rejected`."""
-    con.execute("drop table if exists incoming").fetchall()
-    con.execute("drop table if exists rejected").fetchall()
-    con.execute("drop table if exists rejected_scan").fetchall()
+def _load_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Temp table `lines`: every physical line of the file with its 1-based number (BOM and CR removed)."""
+    con.execute("drop table if exists lines").fetchall()
     con.execute(
-        f"create temp table incoming as select *, row_number() over () + 1 as _source_row "
-        f"from read_csv({quote_literal(str(path))}, all_varchar = true, header = true, ignore_errors = true, "
-        f"store_rejects = true, rejects_table = 'rejected', rejects_scan = 'rejected_scan')"
+        f"create temp table lines as "
+        f"with content as (select string_split(content, chr(10)) as parts from read_text({quote_literal(str(path))})) "
+        f"select n as line_no, "
+        f"regexp_replace(case when n = 1 then ltrim(parts[n], chr(65279)) else parts[n] end, '\\r$', '') as line "
+        f"from content, range(1, len(parts) + 1) as r(n)"
     ).fetchall()
-    return [name for name, *_ in rows(con, "describe incoming") if name != "_source_row"]
 
 
-def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path, obj: RawObject, relative: str) -> None:
-    """Fail before anything lands when a CSV lacks a required column."""
-    header = [name for name, *_ in rows(
-        con, f"describe select * from read_csv({quote_literal(str(path))}, all_varchar = true, header = true, "
-             f"ignore_errors = true)")]
+def _csv_header(path: Path, relative: str) -> list[str]:
+    """The header record of a CSV (BOM dropped), checked for names a table can hold."""
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        header = next(csv.reader(stream), [])
+    if not any(name.strip() for name in header):
+        raise DropFolderError(f"{relative}: the first line must be the header of Salesforce API field names")
+    seen: set[str] = set()
+    for name in header:
+        if name.lower() in seen:
+            raise DropFolderError(f"{relative}: column {name!r} appears twice in the header "
+                                  f"(names are matched case-insensitively); keep one")
+        seen.add(name.lower())
+    return header
+
+
+def _check_required_columns(obj: RawObject, header: list[str], relative: str) -> None:
     present = {name.lower() for name in header}
     for required in obj.required:
         if required.lower() not in present:
-            raise DropFolderError(f"{relative}: missing required column {required!r} for object {obj.name} "
-                                  f"(header has: {', '.join(header)})")
+            raise DropFolderError(f"{relative}: missing required column {required!r} for {obj.folder} "
+                                  f"(the header has: {', '.join(header)}); add the column to the export")
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, obj: RawObject) -> None:
-    """Load JSON lines into temp table `incoming` (registry fields as text) and broken lines into `rejected`."""
-    con.execute("drop table if exists lines").fetchall()
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> _Read:
+    for table in ("parsed", "rejected_errors", "rejected_scans", "records", "rejected", "incoming"):
+        con.execute(f"drop table if exists {table}").fetchall()
+    columns = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header) + "}"
     con.execute(
-        f"create temp table lines as select row_number() over () as _source_row, line "
-        f"from read_csv({quote_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
-        f"delim = chr(31), quote = '', escape = '', all_varchar = true)"
+        f"create temp table parsed as select *, row_number() over () as _ordinal "
+        f"from read_csv({quote_literal(str(path))}, columns = {columns}, header = true, auto_detect = false, "
+        f"delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8', ignore_errors = true, "
+        f"store_rejects = true, rejects_table = 'rejected_errors', rejects_scan = 'rejected_scans')"
     ).fetchall()
-    fields = []
-    for name, kind in obj.fields.items():
-        pointer = quote_literal(f'$."{name}"')
-        fields.append(f"cast(json_extract(line, {pointer}) as varchar) as {quote_identifier(name)}" if kind is Kind.JSON
-                      else f"json_extract_string(line, {pointer}) as {quote_identifier(name)}")
-    is_object = "(json_valid(line) and try(json_type(line)) = 'OBJECT')"
-    con.execute("drop table if exists incoming").fetchall()
-    con.execute(f"create temp table incoming as select {', '.join(fields)}, _source_row, line as _line "
-                f"from lines where line is not null and {is_object}").fetchall()
-    con.execute("drop table if exists rejected").fetchall()
-    con.execute(f"create temp table rejected as select _source_row as line, line as csv_line, "
-                f"'not a JSON object: the line is not valid JSON' as error_message from lines "
-                f"where line is not null and trim(line) <> '' and not {is_object}").fetchall()
+    # Records from the text lines: a line starts a new CSV row when the quotes before it are balanced.
+    # DuckDB numbers rows the same way (header = row 1, blank lines counted), so rejected rows match by number.
+    con.execute(
+        "create temp table records as "
+        "with counted as (select line_no, line, length(line) - length(replace(line, '\"', '')) as quotes from lines), "
+        "starts as (select *, coalesce(sum(quotes) over (order by line_no rows between unbounded preceding "
+        "and 1 preceding), 0) % 2 = 0 as is_start from counted), "
+        "numbered as (select *, sum(case when is_start then 1 else 0 end) over (order by line_no) as row_no "
+        "from starts) "
+        "select row_no, min(line_no) as line_no, string_agg(line, chr(10) order by line_no) as record "
+        "from numbered group by row_no"
+    ).fetchall()
+    con.execute(
+        "create temp table rejected as "
+        "select e.line as row_no, coalesce(r.line_no, e.line) as line_no, "
+        "coalesce(r.record, e.csv_line) as record, e.error_type || ': ' || e.error_message as error "
+        "from (select line, first(csv_line order by column_idx) as csv_line, "
+        "first(error_type order by column_idx) as error_type, first(error_message order by column_idx) "
+        "as error_message from rejected_errors group by line) e left join records r on r.row_no = e.line"
+    ).fetchall()
+    candidates = ("select row_no, line_no, record, row_number() over (order by row_no) as _ordinal from records "
+                  "where row_no > 1 and trim(record) <> '' and row_no not in (select row_no from rejected)")
+    note = None
+    parsed_rows = scalar(con, "select count(*) from parsed")
+    if parsed_rows == scalar(con, f"select count(*) from ({candidates})"):
+        con.execute(f"create temp table incoming as select p.* exclude (_ordinal), c.line_no as _source_row, "
+                    f"c.record as _record from parsed p join ({candidates}) c using (_ordinal)").fetchall()
+    else:  # quotes inside unquoted values: lines cannot be told apart from rows, so number the rows instead
+        note = (f"{path.name}: stray quote characters make CSV rows and lines disagree; "
+                f"_source_row holds the data row number + 1, not the line")
+        record = "to_json(struct_pack(" + ", ".join(f"{quote_identifier(n)} := {quote_identifier(n)}"
+                                                    for n in header) + "))"
+        con.execute(f"create temp table incoming as select * exclude (_ordinal), _ordinal + 1 as _source_row, "
+                    f"cast({record} as varchar) as _record from parsed").fetchall()
+    return _Read(header, {name.lower() for name in header}, note)
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
+    """JSON lines from `lines`: registry fields (and any other top-level keys) as text; bad lines to `rejected`."""
+    for table in ("json_lines", "rejected", "incoming"):
+        con.execute(f"drop table if exists {table}").fetchall()
+    con.execute(
+        "create temp table json_lines as select line_no, line, "
+        "case when not json_valid(line) then 'not valid JSON' "
+        "when json_type(try(cast(line as json))) <> 'OBJECT' then "
+        "'not a JSON object (a ' || lower(json_type(try(cast(line as json)))) || ')' end as error "
+        "from lines where trim(line) <> ''"
+    ).fetchall()
+    con.execute("create temp table rejected as select line_no, line as record, error from json_lines "
+                "where error is not null").fetchall()
+    registered = {name.lower() for name in obj.fields}
+    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_source_row", "_record"}
+    keys = [key for (key,) in rows(con, "select distinct unnest(json_keys(line)) as key from json_lines "
+                                        "where error is null order by key")]
+    extras = [key for key in keys if key.lower() not in registered | reserved]
+    columns = list(obj.fields) + extras
+    selected = []
+    for name in columns:
+        pointer = quote_literal("$." + json.dumps(name))
+        nested = obj.fields.get(name) is Kind.JSON  # kept as JSON text; other values as their text
+        value = (f"cast(json_extract(line, {pointer}) as varchar)" if nested
+                 else f"json_extract_string(line, {pointer})")
+        if nested:  # a JSON null is no value, like a missing key
+            value = f"nullif({value}, 'null')"
+        selected.append(f"{value} as {quote_identifier(name)}")
+    con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
+                f"line as _record from json_lines where error is null").fetchall()
+    return _Read(columns, {name.lower() for name in obj.fields})
+
+
+# --- landing one file ---
+
+@dataclass
+class _FileResult:
+    landed: int
+    quarantined: int
+    without_email: int = 0
 
 
 def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, path: Path, relative: str,
-               report: ExtractReport) -> None:
+               report: ExtractReport) -> _FileResult:
+    _load_lines(con, path)
     if path.suffix.lower() == ".csv":
-        header = _read_csv(con, path, obj, relative)
-        present = {name.lower() for name in header}
-        record = "to_json(struct_pack(" + ", ".join(f"{quote_identifier(n)} := {quote_identifier(n)}"
-                                                    for n in header) + "))"
+        read = _read_csv(con, path, _csv_header(path, relative))
+        rejected = "select line_no, record, 'malformed CSV row: ' || error as reason from rejected"
     else:
-        _read_jsonl(con, path, obj)
-        present = {name.lower() for name in obj.fields}
-        header = list(obj.fields)
-        record = "_line"
-    checks = _problem_checks(obj, present)
-    reason = "coalesce(" + ", ".join(sql for _, sql in checks) + ")" if checks else "null"
+        read = _read_jsonl(con, obj)
+        rejected = "select line_no, record, error as reason from rejected"
+    if read.note:
+        report.notes.append(f"{relative}: {read.note}")
+    checks = _checks(obj, read.present)
+    reason = "concat_ws('; ', " + ", ".join(sql for _, sql in checks) + ")" if checks else "''"
     field = ("coalesce(" + ", ".join(f"case when ({sql}) is not null then {quote_literal(name)} end"
                                       for name, sql in checks) + ")") if checks else "null"
     con.execute("drop table if exists checked").fetchall()
-    con.execute(f"create temp table checked as select *, {reason} as _problem, {field} as _problem_field "
-                f"from incoming").fetchall()
-    columns = ", ".join(quote_identifier(name) for name in header)
-    batch_id = new_batch_id("files")
-    good = con.sql(f"select {columns}, {quote_literal(relative)} as _source_file, _source_row "
-                   f"from checked where _problem is null")
-    landed = land_batch(con, raw_dir, obj, good, batch_id)
+    con.execute(f"create temp table checked as select *, nullif({reason}, '') as _problem, "
+                f"{field} as _problem_field from incoming").fetchall()
+
+    source_file = quote_literal(relative)
+    columns = ", ".join(quote_identifier(name) for name in read.columns)
+    good = con.sql(f"select {columns}, {source_file} as _source_file, _source_row "
+                   f"from checked where _problem is null order by _source_row")
+    landed = land_batch(con, raw_dir, obj, good, new_batch_id("files"))
     report.batches.append(landed)
-    bad_records = con.sql(
-        f"select '{obj.system}' as system, '{obj.name}' as object, {quote_literal(relative)} as source_file, "
-        f"_source_row as source_row, _problem_field as field, {quote_literal(relative + ': ')} || 'row ' || "
-        f"_source_row || ': ' || _problem as reason, cast({record} as varchar) as record "
-        f"from checked where _problem is not null "
-        f"union all "
-        f"select '{obj.system}', '{obj.name}', {quote_literal(relative)}, line, null, "
-        f"{quote_literal(relative + ': ')} || 'line ' || line || ': ' || error_message, csv_line from rejected"
+
+    bad = con.sql(
+        f"select {quote_literal(obj.system)} as system, {quote_literal(obj.name)} as object, "
+        f"{source_file} as source_file, _source_row as source_row, _problem_field as field, _problem as reason, "
+        f"_record as record from checked where _problem is not null "
+        f"union all select {quote_literal(obj.system)}, {quote_literal(obj.name)}, {source_file}, line_no, null, "
+        f"reason, record from ({rejected}) "
+        f"order by source_row"
     )
-    quarantined = land_quarantine(con, raw_dir, bad_records, new_batch_id("files"))
+    quarantined = land_quarantine(con, raw_dir, bad, new_batch_id("files"))
     if quarantined.rows:
         report.batches.append(quarantined)
         report.quarantined[obj.folder] = report.quarantined.get(obj.folder, 0) + quarantined.rows
-        for (reason_text,) in rows(con, f"select reason from '{quarantined.path}' limit 3"):
-            log.warning("quarantined: %s", reason_text)
+        for line, reason_text in rows(con, f"select source_row, reason from '{quarantined.path}' "
+                                           f"order by source_row limit 3"):
+            log.warning("%s line %s quarantined: %s", relative, line, reason_text)
+
+    without_email = 0
     if obj.system == "hubspot" and obj.name == "form_submissions":
-        without_email = scalar(con, "select count(*) from checked where _problem is null and not coalesce("
-                                    "list_contains(json_extract_string(\"values\", '$[*].name'), 'email'),"
-                                    " false)")
-        if without_email:
-            report.notes.append(f"{without_email} form submissions in {relative} have no email value: "
-                                "counted as unmatched")
-    log.info("%s: %d rows landed, %d quarantined", relative, landed.rows, quarantined.rows)
+        # The same reading as stg_hubspot__form_submissions: the first value named email (any case), trimmed.
+        without_email = scalar(
+            con, "select count(*) from checked where _problem is null and nullif(trim(list_filter("
+                 "try(from_json(\"values\", '[{\"name\": \"VARCHAR\", \"value\": \"VARCHAR\"}]')), "
+                 "lambda entry: lower(trim(entry.name)) = 'email')[1].value), '') is null")
+    log.info("%s: %d rows landed as %s/%s, %d quarantined", relative, landed.rows, obj.folder, landed.batch_id,
+             quarantined.rows)
+    return _FileResult(landed.rows, quarantined.rows, without_email)
+
+
+# --- the drop folder and the manifest of landed files ---
+
+def _files_for(drop: Path, obj: RawObject) -> list[Path]:
+    """`<Object>.<ext>` first, then `<Object>-<anything>.<ext>` in file-name order (names matched in any case)."""
+    folder = drop / obj.system
+    if not folder.is_dir():
+        return []
+    name, suffix = obj.name.lower(), FILE_SUFFIX[obj.system]
+    matches = [path for path in folder.iterdir() if path.is_file() and path.suffix.lower() == suffix
+               and (path.stem.lower() == name or path.stem.lower().startswith(name + "-"))]
+    return sorted(matches, key=lambda path: (path.stem.lower() != name, path.name))
 
 
 def _manifest_path(settings: Settings) -> Path:
     return settings.warehouse_dir / "state" / "files_landed.json"
 
 
-def _save_manifest(path: Path, manifest: dict[str, str]) -> None:
+def _load_manifest(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DropFolderError(f"{path}: the manifest of landed files is not valid JSON ({error}); delete it "
+                              f"to land every drop file again") from None
+    return {relative: _fingerprint_entry(entry) for relative, entry in manifest.items()}
+
+
+def _fingerprint_entry(entry: dict | str) -> dict:
+    if isinstance(entry, str):  # an earlier manifest wrote "size:sha256"
+        size, _, sha256 = entry.partition(":")
+        return {"size": int(size), "sha256": sha256}
+    return {"size": entry["size"], "sha256": entry["sha256"]}
+
+
+def _save_manifest(path: Path, manifest: dict[str, dict]) -> None:
+    """Write aside and rename into place, so a crash leaves the old manifest or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w") as stream:
+        json.dump(manifest, stream, indent=1, sort_keys=True)
+        stream.flush()
+        os.fsync(stream.fileno())
     os.replace(partial, path)
 
 
-def _digest(path: Path) -> str:
+def _fingerprint(path: Path) -> dict:
     sha = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             sha.update(chunk)
-    return f"{path.stat().st_size}:{sha.hexdigest()}"
+    return {"size": path.stat().st_size, "sha256": sha.hexdigest()}
+
+
+def _unknown_files(drop: Path, systems: Collection[str], known: set[Path]) -> list[str]:
+    notes = []
+    for system in sorted(systems):
+        folder = drop / system
+        if not folder.is_dir():
+            notes.append(f"{system}: no {system}/ folder in the drop folder {drop}, nothing read")
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path not in known and not path.name.startswith("."):
+                notes.append(f"{path.relative_to(drop)}: not a known {system} object file "
+                             f"(expected <Object>{FILE_SUFFIX[system]} or <Object>-<anything>{FILE_SUFFIX[system]}), "
+                             f"ignored")
+    return notes
 
 
 def extract(settings: Settings, alignment: Alignment, systems: Collection[str]) -> ExtractReport:
-    drop = settings.drop_dir
-    if drop is None or not Path(drop).is_dir():
-        raise DropFolderError(f"drop folder {drop} does not exist (set CLOSEDLOOP_DROP_DIR)")
-    drop = Path(drop)
+    """Land every new or changed drop-folder file of `systems` as one raw batch each (SPEC 1.2)."""
+    if settings.drop_dir is None or not Path(settings.drop_dir).is_dir():
+        raise DropFolderError(f"drop folder {settings.drop_dir} does not exist (set CLOSEDLOOP_DROP_DIR)")
+    drop = Path(settings.drop_dir)
     report = ExtractReport()
     manifest_path = _manifest_path(settings)
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    custom = [alignment.crm.disqualification_reason_field] if alignment.crm.disqualification_reason_field else []
-    known = set()
+    manifest = _load_manifest(manifest_path)
+    reason_field = alignment.crm.disqualification_reason_field
+    objects = [with_custom_fields(obj, [reason_field]) if reason_field and obj.folder == "salesforce/Lead" else obj
+               for obj in RAW_OBJECTS if obj.system in systems]
+    plan = [(obj, path) for obj in objects for path in _files_for(drop, obj)]
+    without_email = 0
     con = connect()
     try:
-        objects = [obj for obj in RAW_OBJECTS if obj.system in systems]
-        for obj in objects:  # every header first: a missing required column fails before anything lands
-            for path in _files_for(drop, obj):
-                if path.suffix.lower() == ".csv":
-                    _check_csv_header(con, path, obj, str(path.relative_to(drop)))
-        for obj in objects:
-            target = with_custom_fields(obj, custom) if obj.name == "Lead" else obj
-            for path in _files_for(drop, obj):
-                relative = str(path.relative_to(drop))
-                known.add(relative)
-                digest = _digest(path)
-                if manifest.get(relative) == digest:
-                    log.info("%s: unchanged since it was landed, skipped", relative)
-                    continue
-                _land_file(con, settings.raw_dir, target, path, relative, report)
-                manifest[relative] = digest
-                _save_manifest(manifest_path, manifest)  # only after the batch is durably in place
-        for system in systems:
-            folder = drop / system
-            for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-                relative = str(path.relative_to(drop))
-                if path.is_file() and relative not in known:
-                    report.notes.append(f"{relative}: not a known {system} object file, ignored")
+        for obj, path in plan:  # every header first: a missing required column fails before anything lands
+            if path.suffix.lower() == ".csv":
+                relative = path.relative_to(drop).as_posix()
+                _check_required_columns(obj, _csv_header(path, relative), relative)
+        for obj, path in plan:
+            relative = path.relative_to(drop).as_posix()
+            fingerprint = _fingerprint(path)
+            if manifest.get(relative) == fingerprint:
+                log.info("%s: unchanged since it was landed, skipped", relative)
+                continue
+            result = _land_file(con, settings.raw_dir, obj, path, relative, report)
+            without_email += result.without_email
+            manifest[relative] = fingerprint
+            _save_manifest(manifest_path, manifest)  # only once the file's batches are in place
+        report.notes += _unknown_files(drop, systems, {path for _, path in plan})
+        if without_email:
+            report.notes.append(f"{without_email} form submissions have no email value: counted as unmatched")
         ensure_every_object_has_a_schema(con, settings.raw_dir, "files")
     finally:
         con.close()
