@@ -1,8 +1,15 @@
-"""The files source: a drop folder laid out as in SPEC 1.2, landed through the raw landing path."""
+"""The files source: a drop folder laid out as in SPEC 1.2, landed through the raw landing path.
+
+Runs the real extractor on tests/fixtures/drop_small (Salesforce Data Export CSVs, HubSpot API
+JSON lines, ad spend) copied into tmp_path, and on copies with defects, reading the landed
+Parquet back with DuckDB.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,128 +19,220 @@ from orchestration.duck import connect, rows
 from orchestration.settings import Settings
 from orchestration.sources import files
 
-LEAD_CSV = (
-    "\ufeffId,Email,Status,CreatedDate,IsConverted,IsDeleted,SystemModstamp,Disqualification_Reason__c\n"
-    "00Q1,Ann@Example.com,Open,2024-03-05T14:02:11.000+0000,false,FALSE,2024-03-05T14:02:11.000+0000,\n"
-    "00Q2,bob@example.com,Disqualified,2024-03-05T14:02:11Z,0,0,2024-03-06 09:00:00,No budget\n"
-    "00Q3,cy@example.com,Open,2024-13-45,1,true,2024-03-06 09:00:00,\n"
-)
-LEAD_2_CSV = (
-    "Id,Email,CreatedDate,IsDeleted,SystemModstamp\n00Q1,ann@example.com,2024-03-05 14:02:11,True,2024-04-01 00:00:00\n"
-)
-CONTACT_CSV = "Id,AccountId,Email,CreatedDate\n0031,0011,dee@example.com,2024-03-07T10:00:00Z\n"
-HUBSPOT_CONTACTS = [
-    {"id": "101", "properties": {"email": "ann@example.com", "createdate": "2024-03-01T10:00:00Z",
-                                 "hs_analytics_source": "PAID_SEARCH"},
-     "createdAt": "2024-03-01T10:00:00Z", "updatedAt": "1709287200000", "archived": False},
-    '{"id": "102", "properties": {"email": broken',
-    {"id": "103", "properties": {"email": "x@example.com", "createdate": "yesterday"},
-     "createdAt": "2024-03-01T10:00:00Z", "updatedAt": "2024-03-01T10:00:00Z", "archived": False},
-]
-FORM_SUBMISSIONS = [
-    {"formGuid": "f-1", "submittedAt": 1709287200000, "pageUrl": "https://x.io/demo?utm_medium=cpc",
-     "values": [{"name": "email", "value": "ann@example.com"}]},
-    {"formGuid": "f-1", "submittedAt": 1709287300000, "pageUrl": "https://x.io/demo", "values": []},
-]
-
-
-def jsonl(records: list) -> str:
-    return "".join((record if isinstance(record, str) else json.dumps(record)) + "\n" for record in records)
+FIXTURE = Path(__file__).parent / "fixtures" / "drop_small"
+ALL = ("salesforce", "hubspot", "spend")
 
 
 @pytest.fixture
 def drop(tmp_path) -> Path:
-    folder = tmp_path / "drop"
-    (folder / "salesforce").mkdir(parents=True)
-    (folder / "hubspot").mkdir()
-    (folder / "spend").mkdir()
-    (folder / "salesforce" / "Lead.csv").write_text(LEAD_CSV, encoding="utf-8")
-    (folder / "salesforce" / "Lead-2.csv").write_text(LEAD_2_CSV)
-    (folder / "salesforce" / "Contact.csv").write_text(CONTACT_CSV)
-    (folder / "hubspot" / "contacts.jsonl").write_text(jsonl(HUBSPOT_CONTACTS))
-    (folder / "hubspot" / "form_submissions.jsonl").write_text(jsonl(FORM_SUBMISSIONS))
-    (folder / "spend" / "ad_spend.csv").write_text("date,channel,campaign_name,spend,currency\n"
-                                                   "2024-03-01,paid_search,Q1 Search,120.50,USD\n")
-    return folder
+    return Path(shutil.copytree(FIXTURE, tmp_path / "drop"))
 
 
-def settings_for(drop: Path, tmp_path: Path) -> Settings:
+@pytest.fixture
+def settings(drop, tmp_path) -> Settings:
     return Settings(source="files", drop_dir=drop, warehouse_dir=tmp_path / "warehouse")
 
 
 def raw(settings: Settings, folder: str, columns: str, order: str = "_batch_id, _source_row") -> list[tuple]:
-    return rows(connect(), f"select {columns} from read_parquet('{settings.raw_dir}/{folder}/*.parquet', "
-                           f"union_by_name = true) order by {order}")
+    con = connect()
+    try:
+        order_by = f" order by {order}" if order else ""
+        return rows(con, f"select {columns} from read_parquet('{settings.raw_dir}/{folder}/*.parquet', "
+                         f"union_by_name = true){order_by}")
+    finally:
+        con.close()
 
 
-ALL = ("salesforce", "hubspot", "spend")
+def quarantined(settings: Settings) -> list[tuple]:
+    return raw(settings, "quarantine/records", "source_file, cast(source_row as int), field, reason, record",
+               order="source_file, source_row")
 
 
-def test_valid_records_land_with_lineage_and_extras(drop, tmp_path):
-    settings = settings_for(drop, tmp_path)
+def test_the_small_drop_folder_lands_every_file_as_its_own_batch(settings):
     report = files.extract(settings, Alignment(), ALL)
-    leads = raw(settings, "salesforce/Lead", "Id, Email, IsDeleted, Disqualification_Reason__c, _source_file, "
-                                            "_source_row")
-    assert leads == [
-        ("00Q1", "Ann@Example.com", "FALSE", None, "salesforce/Lead.csv", 2),
-        ("00Q2", "bob@example.com", "0", "No budget", "salesforce/Lead.csv", 3),
-        ("00Q1", "ann@example.com", "True", None, "salesforce/Lead-2.csv", 2),  # later file = later batch
+    assert report.rows_by_object() == {
+        "salesforce/User": 2, "salesforce/Account": 1, "salesforce/Lead": 5, "salesforce/LeadHistory": 2,
+        "salesforce/Contact": 1, "salesforce/Opportunity": 1, "salesforce/OpportunityContactRole": 1,
+        "salesforce/Campaign": 1, "salesforce/CampaignMember": 2, "salesforce/Task": 1, "hubspot/contacts": 2,
+        "hubspot/email_events": 2, "hubspot/forms": 2, "hubspot/form_submissions": 2,
+        "hubspot/marketing_emails": 1, "spend/ad_spend": 2,
+    }
+    assert len(report.batches) == 17  # one per file (Lead.csv and Lead-2.csv are two), no quarantine batch
+    assert report.quarantined == {}
+    assert quarantined(settings) == []  # the folder exists with a schema, but holds no record
+
+
+def test_csv_values_land_as_text_with_lineage_extras_and_the_later_file_as_the_later_batch(settings):
+    files.extract(settings, Alignment(), ALL)
+    leads = raw(settings, "salesforce/Lead",
+                "Id, IsDeleted, Description, Disqualification_Reason__c, ConvertedDate, _source_file, _source_row")
+    assert leads == [  # Lead.csv has a BOM; its second record spans lines 3-4, so the third starts on line 5
+        ("00Q5g00000AbCd1EAF", "false", 'Met at "SaaStr" booth', None, None, "salesforce/Lead.csv", 2),
+        ("00Q5g00000AbCd2EAF", "0", "Asked for pricing.\nWants a demo in April.", None, "2024-03-20",
+         "salesforce/Lead.csv", 3),
+        ("00Q5g00000AbCd3EAF", "TRUE", None, "No budget", None, "salesforce/Lead.csv", 5),
+        ("00Q5g00000AbCd1EAF", "False", None, None, None, "salesforce/Lead-2.csv", 2),
+        ("00Q5g00000AbCd4EAF", "0", None, None, None, "salesforce/Lead-2.csv", 3),
     ]
-    assert raw(settings, "salesforce/Contact", "Id, AccountId, LeadSource") == [("0031", "0011", None)]
-    contacts = raw(settings, "hubspot/contacts", "id, properties, archived")
-    assert contacts[0][0] == "101" and json.loads(contacts[0][1])["hs_analytics_source"] == "PAID_SEARCH"
-    assert contacts[0][2] == "false"
-    assert raw(settings, "spend/ad_spend", "campaign_name, spend") == [("Q1 Search", "120.50")]
-    assert report.rows_by_object()["salesforce/Lead"] == 3
+    # Lead-2.csv lacks most columns: every registered field is still there, null.
+    assert raw(settings, "salesforce/Lead", "count(Company), count(*)", order="") == [(3, 5)]
+    assert raw(settings, "spend/ad_spend", "date, campaign_name, spend, currency") == [
+        ("2024-03-01", "March Product Webinar", "120.50", "USD"), ("2024-03-02", "March Product Webinar", "80", "EUR")]
 
 
-def test_unparseable_records_are_quarantined_with_file_row_and_reason(drop, tmp_path):
-    settings = settings_for(drop, tmp_path)
+def test_hubspot_records_land_in_the_api_shapes(settings):
     report = files.extract(settings, Alignment(), ALL)
-    quarantined = raw(settings, "quarantine/records", "object, source_file, cast(source_row as int), field, reason",
-                      order="source_file, source_row")
-    assert quarantined == [
-        ("contacts", "hubspot/contacts.jsonl", 2, None,
-         "hubspot/contacts.jsonl: line 2: not a JSON object: the line is not valid JSON"),
-        ("contacts", "hubspot/contacts.jsonl", 3, "properties.createdate",
-         "hubspot/contacts.jsonl: row 3: properties.createdate: 'yesterday' is not a valid time"),
-        ("Lead", "salesforce/Lead.csv", 4, "CreatedDate",
-         "salesforce/Lead.csv: row 4: CreatedDate: '2024-13-45' is not a valid datetime"),
+    contacts = raw(settings, "hubspot/contacts", "id, properties, createdAt, archived, associations, _source_row")
+    assert [(c[0], c[2], c[3], c[5]) for c in contacts] == [
+        ("151", "2024-03-04T09:12:33.201Z", "false", 1), ("152", "2024-03-05T10:00:00Z", "false", 2)]
+    assert json.loads(contacts[0][1])["salesforceleadid"] == "00Q5g00000AbCd1EAF"
+    assert json.loads(contacts[1][4])["companies"]["results"][0]["id"] == "9"  # an extra key, kept as JSON text
+    assert raw(settings, "hubspot/forms", "guid, id, name") == [
+        ("3f6d2a9e-0c51-4f0e-9a7b-2d1c1f5b8e01", None, "Request a Demo"),
+        (None, "6b1f7f52-5f0a-4c34-8d8e-0a8f5e7c2b12", "Ebook download")]
+    submissions = raw(settings, "hubspot/form_submissions", "submittedAt, values")
+    assert submissions[0][0] == "1709633000000"  # a JSON number as its text
+    assert json.loads(submissions[0][1])[0] == {"objectTypeId": "0-1", "name": "email", "value": "bob@globex.example"}
+    assert raw(settings, "hubspot/email_events", "id, type, created, emailCampaignId") == [
+        ("ev-0001", "OPEN", "1709650000000", "1234567"), ("ev-0002", "CLICK", "2024-03-05T15:00:00Z", "1234567")]
+    assert raw(settings, "hubspot/marketing_emails", "id, name, campaign") == [
+        ("1234567", "March newsletter", "c-abc-123")]
+    assert "1 form submissions have no email value: counted as unmatched" in report.notes
+
+
+def test_header_names_match_the_registry_in_any_case(settings, drop):
+    (drop / "salesforce" / "Contact.csv").write_text("id,EMAIL,createddate,isdeleted\n0031,a@x.example,"
+                                                     "2024-03-05 14:02:11,TRUE\n")
+    files.extract(settings, Alignment(), ["salesforce"])
+    assert raw(settings, "salesforce/Contact", "Id, Email, CreatedDate, IsDeleted") == [
+        ("0031", "a@x.example", "2024-03-05 14:02:11", "TRUE")]
+
+
+def test_bad_values_and_broken_lines_are_quarantined_with_file_line_and_reason(settings, drop):
+    with (drop / "salesforce" / "Lead-2.csv").open("a") as stream:
+        stream.write('00Q5g00000AbCd5EAF,eve@x.example,Open,2024-13-45,false,false,2024-03-12 11:00:00\n'
+                     '00Q5g00000AbCd6EAF,"fay@x.example\nsecond line",Open,2024-03-12 11:00:00,yes,0,\n'
+                     ',nobody@x.example,Open,2024-03-12 11:00:00,false,false,\n'
+                     '00Q5g00000AbCd7EAF,too,many,columns,in,this,row,here\n'
+                     '00Q5g00000AbCd8EAF,gus@x.example,Open,2024-03-12 11:00:00,1,0,\n')
+    with (drop / "hubspot" / "contacts.jsonl").open("a") as stream:
+        stream.write('{"id": "153", "properties": {"email": broken\n'
+                     '\n'
+                     '["an", "array"]\n'
+                     '{"id": "154", "properties": {"createdate": "yesterday"}, "createdAt": 1709632800000}\n'
+                     '{"id": "155", "properties": {}, "createdAt": "2024-03-05T10:00:00Z", "archived": true}\n')
+    report = files.extract(settings, Alignment(), ALL)
+    assert quarantined(settings) == [
+        ("hubspot/contacts.jsonl", 3, None, "not valid JSON", '{"id": "153", "properties": {"email": broken'),
+        ("hubspot/contacts.jsonl", 5, None, "not a JSON object (a array)", '["an", "array"]'),
+        ("hubspot/contacts.jsonl", 6, "properties.createdate",
+         "properties.createdate: 'yesterday' is not a time (epoch milliseconds or ISO 8601)",
+         '{"id": "154", "properties": {"createdate": "yesterday"}, "createdAt": 1709632800000}'),
+        ("salesforce/Lead-2.csv", 4, "CreatedDate", "CreatedDate: '2024-13-45' is not a datetime",
+         "00Q5g00000AbCd5EAF,eve@x.example,Open,2024-13-45,false,false,2024-03-12 11:00:00"),
+        ("salesforce/Lead-2.csv", 5, "IsConverted", "IsConverted: 'yes' is not a boolean (true/false/1/0)",
+         '00Q5g00000AbCd6EAF,"fay@x.example\nsecond line",Open,2024-03-12 11:00:00,yes,0,'),
+        ("salesforce/Lead-2.csv", 7, "Id", "Id: required value is empty",
+         ",nobody@x.example,Open,2024-03-12 11:00:00,false,false,"),
+        ("salesforce/Lead-2.csv", 8, None,
+         "malformed CSV row: TOO MANY COLUMNS: Expected Number of Columns: 7 Found: 8",
+         "00Q5g00000AbCd7EAF,too,many,columns,in,this,row,here"),
     ]
-    assert report.quarantined == {"hubspot/contacts": 2, "salesforce/Lead": 1}
-    assert [row[0] for row in raw(settings, "hubspot/contacts", "id")] == ["101"]
+    assert report.quarantined == {"hubspot/contacts": 3, "salesforce/Lead": 4}
+    # The rest of each file lands, each record with its own line.
+    assert raw(settings, "salesforce/Lead", "Id, _source_row", order="_batch_id, _source_row")[-3:] == [
+        ("00Q5g00000AbCd1EAF", 2), ("00Q5g00000AbCd4EAF", 3), ("00Q5g00000AbCd8EAF", 9)]
+    assert raw(settings, "hubspot/contacts", "id, archived, _source_row") == [
+        ("151", "false", 1), ("152", "false", 2), ("155", "true", 7)]
 
 
-def test_missing_required_column_fails_naming_file_and_column_before_landing(drop, tmp_path):
-    (drop / "salesforce" / "OpportunityContactRole.csv").write_text("Id,ContactId\n00K1,0031\n")
-    settings = settings_for(drop, tmp_path)
-    with pytest.raises(files.DropFolderError, match=r"salesforce/OpportunityContactRole.csv: missing required "
+@pytest.mark.parametrize(("field", "value", "kind"), [
+    ("NumberOfEmployees", "12a", "an integer"),
+    ("NumberOfEmployees", "12 people", "an integer"),
+    ("ConvertedDate", "2024-03-20T00:00:00Z", "a date (YYYY-MM-DD)"),
+    ("ConvertedDate", "20/03/2024", "a date (YYYY-MM-DD)"),
+    ("SystemModstamp", "05/03/2024 14:02", "a datetime"),
+    ("IsDeleted", "yes", "a boolean (true/false/1/0)"),
+])
+def test_each_kind_rejects_values_staging_cannot_read(settings, drop, field, value, kind):
+    (drop / "salesforce" / "Lead.csv").write_text(f"Id,{field}\n00Q1,{value}\n00Q2,\n")
+    files.extract(settings, Alignment(), ["salesforce"])
+    assert [row[2:4] for row in quarantined(settings)] == [(field, f"{field}: '{value}' is not {kind}")]
+    assert raw(settings, "salesforce/Lead", "Id") == [("00Q2",), ("00Q5g00000AbCd1EAF",), ("00Q5g00000AbCd4EAF",)]
+
+
+def test_every_allowed_spelling_of_booleans_times_and_numbers_passes(settings, drop):
+    spellings = [("true", "2024-03-05T14:02:11.000+0000"), ("FALSE", "2024-03-05T14:02:11Z"),
+                 ("1", "2024-03-05 14:02:11"), ("0", "2024-03-05T14:02:11.000Z"), ("True", "2024-03-05T16:02:11+02:00"),
+                 ("fAlSe", "")]
+    amounts = ["1", "1.5", "-2", "1e3", " 7 ", ""]
+    (drop / "salesforce" / "Opportunity.csv").write_text(
+        "Id,IsWon,CreatedDate,CloseDate,Amount\n"
+        + "".join(f"006{n},{flag},{time},2024-04-30,{amount}\n"
+                  for n, ((flag, time), amount) in enumerate(zip(spellings, amounts, strict=True))))
+    (drop / "hubspot" / "email_events.jsonl").write_text(
+        '{"id": "e1", "type": "OPEN", "created": 1709650000000}\n'
+        '{"id": "e2", "type": "OPEN", "created": "1709650000000"}\n'
+        '{"id": "e3", "type": "OPEN", "created": "2024-03-05T15:00:00.000Z"}\n'
+        '{"id": "e4", "type": "OPEN", "created": "2024-03-05"}\n')
+    report = files.extract(settings, Alignment(), ALL)
+    assert report.quarantined == {}
+    assert len(raw(settings, "salesforce/Opportunity", "Id")) == 6
+    assert len(raw(settings, "hubspot/email_events", "id")) == 4
+
+
+def test_missing_required_column_fails_naming_file_and_column_before_anything_lands(settings, drop):
+    (drop / "salesforce" / "OpportunityContactRole-2.csv").write_text("Id,ContactId\n00K1,0031\n")
+    with pytest.raises(files.DropFolderError, match=r"salesforce/OpportunityContactRole-2.csv: missing required "
                                                     r"column 'OpportunityId'"):
         files.extract(settings, Alignment(), ALL)
     assert not settings.raw_dir.exists()
 
 
-def test_unchanged_files_are_not_landed_twice_and_changed_ones_are(drop, tmp_path):
-    settings = settings_for(drop, tmp_path)
-    files.extract(settings, Alignment(), ALL)
+def test_rerun_on_an_unchanged_folder_lands_nothing_and_a_changed_file_lands_again(settings, drop):
+    first = files.extract(settings, Alignment(), ALL)
+    manifest = json.loads((settings.warehouse_dir / "state" / "files_landed.json").read_text())
+    assert manifest["salesforce/Lead-2.csv"]["size"] == (drop / "salesforce" / "Lead-2.csv").stat().st_size
+    assert len(manifest["salesforce/Lead-2.csv"]["sha256"]) == 64 and len(manifest) == 17
     again = files.extract(settings, Alignment(), ALL)
-    assert again.rows_by_object() == {}
-    (drop / "salesforce" / "Contact.csv").write_text(CONTACT_CSV + "0032,0011,eve@example.com,2024-03-08 10:00:00\n")
+    assert again.batches == [] and again.rows_by_object() == {}
+    assert raw(settings, "salesforce/Lead", "count(*)", order="") == [(5,)]
+    with (drop / "salesforce" / "Contact.csv").open("a") as stream:
+        stream.write('"0035g00000Con02AAA","","eve@x.example","","","","2024-03-21 10:00:00","false",""\n')
     changed = files.extract(settings, Alignment(), ALL)
-    assert changed.rows_by_object() == {"salesforce/Contact": 2}
+    assert changed.rows_by_object() == {"salesforce/Contact": 2}  # the whole file, as a new batch
+    batches = raw(settings, "salesforce/Contact", "count(distinct _batch_id), count(*)", order="")
+    assert batches == [(2, 3)] and first.batches[0].batch_id < changed.batches[0].batch_id
 
 
-def test_form_submission_without_email_is_counted_not_dropped(drop, tmp_path):
-    settings = settings_for(drop, tmp_path)
-    report = files.extract(settings, Alignment(), ALL)
-    assert any("1 form submissions" in note and "no email" in note for note in report.notes)
-    assert len(raw(settings, "hubspot/form_submissions", "formGuid")) == 2
-
-
-def test_configured_reason_field_is_landed_even_when_absent(drop, tmp_path):
-    (drop / "salesforce" / "Lead.csv").write_text("Id,Email\n00Q9,zed@example.com\n")
-    (drop / "salesforce" / "Lead-2.csv").unlink()
-    settings = settings_for(drop, tmp_path)
+def test_configured_reason_field_is_landed_even_when_absent(settings, drop):
     alignment = Alignment.model_validate({"crm": {"disqualification_reason_field": "Why__c"}})
     files.extract(settings, alignment, ["salesforce"])
-    assert raw(settings, "salesforce/Lead", "Id, Why__c") == [("00Q9", None)]
+    assert raw(settings, "salesforce/Lead", "Id, Why__c, Disqualification_Reason__c")[2:4] == [
+        ("00Q5g00000AbCd3EAF", None, "No budget"), ("00Q5g00000AbCd1EAF", None, None)]
+
+
+def test_only_requested_systems_are_read_and_unknown_files_are_noted(settings, drop):
+    (drop / "spend" / "budget.csv").write_text("a,b\n1,2\n")
+    (drop / "spend" / "ad_spend-2024-04.csv").write_text("date,campaign_name,spend\n2024-04-01,Spring,10\n")
+    report = files.extract(settings, Alignment(), ["spend"])
+    assert report.rows_by_object() == {"spend/ad_spend": 3}
+    assert any(note.startswith("spend/budget.csv: not a known spend object file") for note in report.notes)
+    assert raw(settings, "salesforce/Lead", "count(*)", order="") == [(0,)]  # schema only, for dbt
+
+
+def test_one_log_line_per_landed_file(settings, caplog):
+    with caplog.at_level(logging.INFO, logger="closedloop.files"):
+        files.extract(settings, Alignment(), ["hubspot"])
+    landed = [r.getMessage() for r in caplog.records if "rows landed" in r.getMessage()]
+    assert len(landed) == 5
+    assert any(m.startswith("hubspot/form_submissions.jsonl: 2 rows landed") and m.endswith("0 quarantined")
+               for m in landed)
+
+
+def test_stray_quotes_still_land_and_say_lines_are_row_numbers(settings, drop):
+    (drop / "salesforce" / "Task.csv").write_text('Id,Subject\n00T1,5" screen\n00T2,call\n')
+    report = files.extract(settings, Alignment(), ["salesforce"])
+    assert raw(settings, "salesforce/Task", "Id, Subject, _source_row") == [
+        ("00T1", '5" screen', 2), ("00T2", "call", 3)]
+    assert any(note.startswith("salesforce/Task.csv:") and "stray quote" in note for note in report.notes)

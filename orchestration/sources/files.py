@@ -50,13 +50,13 @@ HUBSPOT_CONTACT_TIME_PROPERTIES = (
 )
 # How a reason names what a value should have been.
 KIND_NAMES = {
-    Kind.BOOLEAN: "boolean (true/false/1/0)",
-    Kind.INTEGER: "integer",
-    Kind.NUMBER: "number",
-    Kind.DATE: "date (YYYY-MM-DD)",
-    Kind.DATETIME: "datetime",
-    Kind.EPOCH_OR_ISO: "time (epoch milliseconds or ISO 8601)",
-    Kind.JSON: "JSON value",
+    Kind.BOOLEAN: "a boolean (true/false/1/0)",
+    Kind.INTEGER: "an integer",
+    Kind.NUMBER: "a number",
+    Kind.DATE: "a date (YYYY-MM-DD)",
+    Kind.DATETIME: "a datetime",
+    Kind.EPOCH_OR_ISO: "a time (epoch milliseconds or ISO 8601)",
+    Kind.JSON: "a JSON value",
 }
 
 
@@ -95,11 +95,11 @@ def _typed(kind: Kind, value: str) -> str:
 
 
 def _bad_value_reason(label: str, kind: Kind, value: str) -> str:
-    """SQL: "<label>: '<value>' is not a <kind>" when non-empty `value` does not parse, else null."""
+    """SQL: "<label>: '<value>' is not <a kind>" when non-empty `value` does not parse, else null."""
     quote = "''''"  # a SQL literal holding one single quote
     return (f"case when {_text(value)} is not null and {_typed(kind, value)} is null then "
             f"{quote_literal(label + ': ')} || {quote} || {value} || {quote} || "
-            f"{quote_literal(' is not a ' + KIND_NAMES[kind])} end")
+            f"{quote_literal(' is not ' + KIND_NAMES[kind])} end")
 
 
 def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
@@ -201,8 +201,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> 
         con.execute(f"create temp table incoming as select p.* exclude (_ordinal), c.line_no as _source_row, "
                     f"c.record as _record from parsed p join ({candidates}) c using (_ordinal)").fetchall()
     else:  # quotes inside unquoted values: lines cannot be told apart from rows, so number the rows instead
-        note = (f"{path.name}: stray quote characters make CSV rows and lines disagree; "
-                f"_source_row holds the data row number + 1, not the line")
+        note = ("stray quote characters make CSV rows and lines disagree; "
+                "_source_row holds the data row number + 1, not the line")
         record = "to_json(struct_pack(" + ", ".join(f"{quote_identifier(n)} := {quote_identifier(n)}"
                                                     for n in header) + "))"
         con.execute(f"create temp table incoming as select * exclude (_ordinal), _ordinal + 1 as _source_row, "
