@@ -119,7 +119,7 @@ def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
     return checks
 
 
-# --- reading one file into temp table `incoming` (fields as text, _source_row, _record) + `rejected` ---
+# --- reading one file into temp table `incoming` (fields as text, _source_row, _line_end) + `rejected` ---
 
 @dataclass
 class _Read:
@@ -164,49 +164,51 @@ def _check_required_columns(obj: RawObject, header: list[str], relative: str) ->
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> _Read:
-    for table in ("parsed", "rejected_errors", "rejected_scans", "records", "rejected", "incoming"):
+    for table in ("parsed", "rejected_errors", "rejected_scans", "row_starts", "rejected", "candidates",
+                  "incoming"):
         con.execute(f"drop table if exists {table}").fetchall()
     columns = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header) + "}"
-    con.execute(
-        f"create temp table parsed as select *, row_number() over () as _ordinal "
+    con.execute(  # a table keeps the file's row order (DuckDB preserves insertion order)
+        f"create temp table parsed as select * "
         f"from read_csv({quote_literal(str(path))}, columns = {columns}, header = true, auto_detect = false, "
         f"delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8', ignore_errors = true, "
         f"store_rejects = true, rejects_table = 'rejected_errors', rejects_scan = 'rejected_scans')"
     ).fetchall()
-    # Records from the text lines: a line starts a new CSV row when the quotes before it are balanced.
-    # DuckDB numbers rows the same way (header = row 1, blank lines counted), so rejected rows match by number.
+    # Rows from the text lines: a line starts a new CSV row when the quotes before it are balanced. DuckDB
+    # numbers rows the same way (header = row 1, blank lines counted), so rejected rows match by number.
     con.execute(
-        "create temp table records as "
-        "with counted as (select line_no, line, length(line) - length(replace(line, '\"', '')) as quotes from lines), "
-        "starts as (select *, coalesce(sum(quotes) over (order by line_no rows between unbounded preceding "
-        "and 1 preceding), 0) % 2 = 0 as is_start from counted), "
-        "numbered as (select *, sum(case when is_start then 1 else 0 end) over (order by line_no) as row_no "
-        "from starts) "
-        "select row_no, min(line_no) as line_no, string_agg(line, chr(10) order by line_no) as record "
-        "from numbered group by row_no"
+        "create temp table row_starts as "
+        "with counted as (select line_no, line = '' as blank, "
+        "length(line) - length(replace(line, '\"', '')) as quotes from lines), "
+        "starts as (select line_no, blank, (sum(quotes) over (order by line_no) - quotes) % 2 = 0 as is_start "
+        "from counted) "
+        "select row_number() over (order by line_no) as row_no, line_no, "
+        "coalesce(lead(line_no) over (order by line_no) - 1, line_no) as line_end, blank "
+        "from starts where is_start order by line_no"
     ).fetchall()
     con.execute(
         "create temp table rejected as "
-        "select e.line as row_no, coalesce(r.line_no, e.line) as line_no, "
-        "coalesce(r.record, e.csv_line) as record, e.error_type || ': ' || e.error_message as error "
-        "from (select line, first(csv_line order by column_idx) as csv_line, "
-        "first(error_type order by column_idx) as error_type, first(error_message order by column_idx) "
-        "as error_message from rejected_errors group by line) e left join records r on r.row_no = e.line"
+        "select e.line as row_no, coalesce(r.line_no, e.line) as line_no, coalesce(r.line_end, e.line) as line_end, "
+        "e.error_type || ': ' || e.error_message as error "
+        "from (select line, first(error_type order by column_idx) as error_type, "
+        "first(error_message order by column_idx) as error_message from rejected_errors group by line) e "
+        "left join row_starts r on r.row_no = e.line"
     ).fetchall()
-    candidates = ("select row_no, line_no, record, row_number() over (order by row_no) as _ordinal from records "
-                  "where row_no > 1 and trim(record) <> '' and row_no not in (select row_no from rejected)")
+    con.execute("create temp table candidates as select line_no, line_end from row_starts "
+                "where row_no > 1 and not blank and row_no not in (select row_no from rejected) "
+                "order by row_no").fetchall()
     note = None
-    parsed_rows = scalar(con, "select count(*) from parsed")
-    if parsed_rows == scalar(con, f"select count(*) from ({candidates})"):
-        con.execute(f"create temp table incoming as select p.* exclude (_ordinal), c.line_no as _source_row, "
-                    f"c.record as _record from parsed p join ({candidates}) c using (_ordinal)").fetchall()
+    if scalar(con, "select count(*) from parsed") == scalar(con, "select count(*) from candidates"):
+        con.execute("create temp table incoming as select p.*, c.line_no as _source_row, c.line_end as _line_end, "
+                    "cast(null as varchar) as _record from parsed p positional join candidates c").fetchall()
     else:  # quotes inside unquoted values: lines cannot be told apart from rows, so number the rows instead
         note = ("stray quote characters make CSV rows and lines disagree; "
                 "_source_row holds the data row number + 1, not the line")
         record = "to_json(struct_pack(" + ", ".join(f"{quote_identifier(n)} := {quote_identifier(n)}"
                                                     for n in header) + "))"
-        con.execute(f"create temp table incoming as select * exclude (_ordinal), _ordinal + 1 as _source_row, "
-                    f"cast({record} as varchar) as _record from parsed").fetchall()
+        con.execute(f"create temp table incoming as select *, row_number() over () + 1 as _source_row, "
+                    f"cast(null as bigint) as _line_end, cast({record} as varchar) as _record "
+                    f"from parsed").fetchall()
     return _Read(header, {name.lower() for name in header}, note)
 
 
@@ -221,10 +223,10 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
         "'not a JSON object (a ' || lower(json_type(try(cast(line as json)))) || ')' end as error "
         "from lines where trim(line) <> ''"
     ).fetchall()
-    con.execute("create temp table rejected as select line_no, line as record, error from json_lines "
+    con.execute("create temp table rejected as select line_no, line_no as line_end, error from json_lines "
                 "where error is not null").fetchall()
     registered = {name.lower() for name in obj.fields}
-    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_source_row", "_record"}
+    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record"}
     keys = [key for (key,) in rows(con, "select distinct unnest(json_keys(line)) as key from json_lines "
                                         "where error is null order by key")]
     extras = [key for key in keys if key.lower() not in registered | reserved]
@@ -239,7 +241,8 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
             value = f"nullif({value}, 'null')"
         selected.append(f"{value} as {quote_identifier(name)}")
     con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
-                f"line as _record from json_lines where error is null").fetchall()
+                f"line_no as _line_end, cast(null as varchar) as _record from json_lines where error is null"
+                ).fetchall()
     return _Read(columns, {name.lower() for name in obj.fields})
 
 
@@ -257,10 +260,10 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     _load_lines(con, path)
     if path.suffix.lower() == ".csv":
         read = _read_csv(con, path, _csv_header(path, relative))
-        rejected = "select line_no, record, 'malformed CSV row: ' || error as reason from rejected"
+        rejected = "select line_no, line_end, 'malformed CSV row: ' || error as reason from rejected"
     else:
         read = _read_jsonl(con, obj)
-        rejected = "select line_no, record, error as reason from rejected"
+        rejected = "select line_no, line_end, error as reason from rejected"
     if read.note:
         report.notes.append(f"{relative}: {read.note}")
     checks = _checks(obj, read.present)
@@ -274,17 +277,18 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     source_file = quote_literal(relative)
     columns = ", ".join(quote_identifier(name) for name in read.columns)
     good = con.sql(f"select {columns}, {source_file} as _source_file, _source_row "
-                   f"from checked where _problem is null order by _source_row")
+                   f"from checked where _problem is null")  # in file order: tables keep insertion order
     landed = land_batch(con, raw_dir, obj, good, new_batch_id("files"))
     report.batches.append(landed)
 
-    bad = con.sql(
+    bad = con.sql(  # a quarantined record carries its raw text: the lines it spans in the file
+        f"with bad as (select _source_row as source_row, _line_end, _problem_field as field, _problem as reason, "
+        f"_record from checked where _problem is not null "
+        f"union all select line_no, line_end, null, reason, null from ({rejected})) "
         f"select {quote_literal(obj.system)} as system, {quote_literal(obj.name)} as object, "
-        f"{source_file} as source_file, _source_row as source_row, _problem_field as field, _problem as reason, "
-        f"_record as record from checked where _problem is not null "
-        f"union all select {quote_literal(obj.system)}, {quote_literal(obj.name)}, {source_file}, line_no, null, "
-        f"reason, record from ({rejected}) "
-        f"order by source_row"
+        f"{source_file} as source_file, source_row, field, reason, coalesce(_record, (select string_agg("
+        f"line, chr(10) order by line_no) from lines where line_no between source_row and _line_end)) as record "
+        f"from bad order by source_row"
     )
     quarantined = land_quarantine(con, raw_dir, bad, new_batch_id("files"))
     if quarantined.rows:
