@@ -236,3 +236,9 @@ def test_stray_quotes_still_land_and_say_lines_are_row_numbers(settings, drop):
     assert raw(settings, "salesforce/Task", "Id, Subject, _source_row") == [
         ("00T1", '5" screen', 2), ("00T2", "call", 3)]
     assert any(note.startswith("salesforce/Task.csv:") and "stray quote" in note for note in report.notes)
+
+
+def test_a_file_that_is_not_utf8_fails_naming_the_file(settings, drop):
+    (drop / "hubspot" / "forms.jsonl").write_bytes('{"guid": "g1", "name": "Démo"}\n'.encode("latin-1"))
+    with pytest.raises(files.DropFolderError, match=r"hubspot/forms.jsonl: cannot be read as UTF-8"):
+        files.extract(settings, Alignment(), ["hubspot"])

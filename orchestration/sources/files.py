@@ -128,22 +128,28 @@ class _Read:
     note: str | None = None
 
 
-def _load_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _load_lines(con: duckdb.DuckDBPyConnection, path: Path, relative: str) -> None:
     """Temp table `lines`: every physical line of the file with its 1-based number (BOM and CR removed)."""
     con.execute("drop table if exists lines").fetchall()
-    con.execute(
-        f"create temp table lines as "
-        f"with content as (select string_split(content, chr(10)) as parts from read_text({quote_literal(str(path))})) "
-        f"select n as line_no, "
-        f"regexp_replace(case when n = 1 then ltrim(parts[n], chr(65279)) else parts[n] end, '\\r$', '') as line "
-        f"from content, range(1, len(parts) + 1) as r(n)"
-    ).fetchall()
+    try:
+        con.execute(
+            f"create temp table lines as with content as (select string_split(content, chr(10)) as parts "
+            f"from read_text({quote_literal(str(path))})) "
+            f"select n as line_no, "
+            f"regexp_replace(case when n = 1 then ltrim(parts[n], chr(65279)) else parts[n] end, '\\r$', '') as line "
+            f"from content, range(1, len(parts) + 1) as r(n)"
+        ).fetchall()
+    except duckdb.InvalidInputException as error:
+        raise DropFolderError(f"{relative}: cannot be read as UTF-8 text ({error}); export it as UTF-8") from None
 
 
 def _csv_header(path: Path, relative: str) -> list[str]:
     """The header record of a CSV (BOM dropped), checked for names a table can hold."""
-    with path.open(newline="", encoding="utf-8-sig") as stream:
-        header = next(csv.reader(stream), [])
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as stream:
+            header = next(csv.reader(stream), [])
+    except UnicodeDecodeError as error:
+        raise DropFolderError(f"{relative}: the header is not UTF-8 ({error}); export the file as UTF-8") from None
     if not any(name.strip() for name in header):
         raise DropFolderError(f"{relative}: the first line must be the header of Salesforce API field names")
     seen: set[str] = set()
@@ -257,7 +263,7 @@ class _FileResult:
 
 def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, path: Path, relative: str,
                report: ExtractReport) -> _FileResult:
-    _load_lines(con, path)
+    _load_lines(con, path, relative)
     if path.suffix.lower() == ".csv":
         read = _read_csv(con, path, _csv_header(path, relative))
         rejected = "select line_no, line_end, 'malformed CSV row: ' || error as reason from rejected"
