@@ -71,6 +71,9 @@ class MemorySampler:
         """Peak sampled RSS between two wall-clock times (the whole run when omitted)."""
         values = [mb for _, wall, mb in self.samples
                   if (start is None or wall >= start) and (end is None or wall <= end)]
+        if not values and self.samples:  # a stage shorter than the interval: the last sample before its end
+            before = [mb for _, wall, mb in self.samples if end is None or wall <= end]
+            values = before[-1:] or [self.samples[0][2]]
         return round(max(values, default=0.0), 1)
 
 
