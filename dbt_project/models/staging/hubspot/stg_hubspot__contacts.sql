@@ -5,9 +5,12 @@
     coalesce({{ hubspot_timestamp('updatedAt') }}, {{ hubspot_timestamp("properties ->> '$.lastmodifieddate'") }})
 {%- endset -%}
 
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['hubspot_contact_id']) }}
+
 with source as (
 
-    select * from {{ source('hubspot', 'contacts') }}
+    {{ changed_raw_rows(source('hubspot', 'contacts'), [to_text('id')], ['hubspot_contact_id']) }}
 
 ),
 

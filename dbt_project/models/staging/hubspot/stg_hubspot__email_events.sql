@@ -1,7 +1,10 @@
 {#- Email events are immutable: a re-extracted event keeps the version from the latest batch. -#}
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['email_event_id']) }}
+
 with source as (
 
-    select * from {{ source('hubspot', 'email_events') }}
+    {{ changed_raw_rows(source('hubspot', 'email_events'), [to_text('id')], ['email_event_id']) }}
 
 ),
 

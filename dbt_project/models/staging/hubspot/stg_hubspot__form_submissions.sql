@@ -6,9 +6,12 @@
     md5(concat_ws('|', {{ to_text('formGuid') }}, cast({{ submitted_at_ms }} as varchar), try(json("values"))))
 {%- endset -%}
 
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['form_submission_key']) }}
+
 with source as (
 
-    select * from {{ source('hubspot', 'form_submissions') }}
+    {{ changed_raw_rows(source('hubspot', 'form_submissions'), [submission_key], ['form_submission_key']) }}
 
 ),
 

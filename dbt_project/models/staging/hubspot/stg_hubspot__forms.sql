@@ -3,9 +3,12 @@
     coalesce({{ to_text('guid') }}, {{ to_text('id') }})
 {%- endset -%}
 
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['form_guid']) }}
+
 with source as (
 
-    select * from {{ source('hubspot', 'forms') }}
+    {{ changed_raw_rows(source('hubspot', 'forms'), [form_guid], ['form_guid']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['marketing_email_id']) }}
+
 with source as (
 
-    select * from {{ source('hubspot', 'marketing_emails') }}
+    {{ changed_raw_rows(source('hubspot', 'marketing_emails'), [to_text('id')], ['marketing_email_id']) }}
 
 ),
 

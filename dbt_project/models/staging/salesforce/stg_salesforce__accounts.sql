@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['account_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'account') }}
+    {{ changed_raw_rows(source('salesforce', 'account'), [to_text('Id')], ['account_id']) }}
 
 ),
 

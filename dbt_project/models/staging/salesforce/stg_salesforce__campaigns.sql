@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['campaign_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'campaign') }}
+    {{ changed_raw_rows(source('salesforce', 'campaign'), [to_text('Id')], ['campaign_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['contact_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'contact') }}
+    {{ changed_raw_rows(source('salesforce', 'contact'), [to_text('Id')], ['contact_id']) }}
 
 ),
 

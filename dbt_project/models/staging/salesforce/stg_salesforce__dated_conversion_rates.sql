@@ -1,7 +1,10 @@
 {#- A rate is identified by its currency and start date (its Id is not needed downstream). -#}
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['iso_code', 'start_date']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'datedconversionrate') }}
+    {{ changed_raw_rows(source('salesforce', 'datedconversionrate'), [to_text('IsoCode'), to_date('StartDate')], ['iso_code', 'start_date']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['event_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'event') }}
+    {{ changed_raw_rows(source('salesforce', 'event'), [to_text('Id')], ['event_id']) }}
 
 ),
 

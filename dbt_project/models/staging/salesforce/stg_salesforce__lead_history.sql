@@ -1,7 +1,10 @@
 {#- LeadHistory rows have no SystemModstamp: the version from the latest batch wins. -#}
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['lead_history_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'leadhistory') }}
+    {{ changed_raw_rows(source('salesforce', 'leadhistory'), [to_text('Id')], ['lead_history_id']) }}
 
 ),
 

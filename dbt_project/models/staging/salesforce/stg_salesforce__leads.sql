@@ -9,9 +9,12 @@
            ~ " (crm.disqualification_reason_field); disqualification_reason is null", info=true) }}
 {%- endif -%}
 
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['lead_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'lead') }}
+    {{ changed_raw_rows(source('salesforce', 'lead'), [to_text('Id')], ['lead_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['opportunity_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'opportunity') }}
+    {{ changed_raw_rows(source('salesforce', 'opportunity'), [to_text('Id')], ['opportunity_id']) }}
 
 ),
 

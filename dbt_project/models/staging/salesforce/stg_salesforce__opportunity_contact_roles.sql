@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['opportunity_contact_role_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'opportunitycontactrole') }}
+    {{ changed_raw_rows(source('salesforce', 'opportunitycontactrole'), [to_text('Id')], ['opportunity_contact_role_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['opportunity_history_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'opportunityhistory') }}
+    {{ changed_raw_rows(source('salesforce', 'opportunityhistory'), [to_text('Id')], ['opportunity_history_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['opportunity_line_item_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'opportunitylineitem') }}
+    {{ changed_raw_rows(source('salesforce', 'opportunitylineitem'), [to_text('Id')], ['opportunity_line_item_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['task_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'task') }}
+    {{ changed_raw_rows(source('salesforce', 'task'), [to_text('Id')], ['task_id']) }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['user_id']) }}
+
 with source as (
 
-    select * from {{ source('salesforce', 'user') }}
+    {{ changed_raw_rows(source('salesforce', 'user'), [to_text('Id')], ['user_id']) }}
 
 ),
 

@@ -1,7 +1,10 @@
 {#- One row per day, channel, campaign and currency; a re-delivered day keeps the latest batch's figure. -#}
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+          unique_key=['spend_date', 'channel', 'campaign_name', 'currency']) }}
+
 with source as (
 
-    select * from {{ source('spend', 'ad_spend') }}
+    {{ changed_raw_rows(source('spend', 'ad_spend'), [to_date('"date"'), to_text('channel'), to_text('campaign_name'), to_text('currency')], ['spend_date', 'channel', 'campaign_name', 'currency']) }}
 
 ),
 
