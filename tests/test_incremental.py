@@ -1,18 +1,26 @@
-"""Incremental staging builds exactly what a full refresh builds.
+"""Incremental builds make exactly what a full refresh makes.
 
-Raw lands in three nightly steps into warehouse A, and dbt builds after each step (staging
-incremental: only the new batches are read). Warehouse B gets the same raw files at the end and
-one `--full-refresh` build. Every table in staging, intermediate and marts must hold the same
-rows in both. The steps cover a newer SystemModstamp landing later, an older re-extract landing
-later (it must lose), a tie on SystemModstamp (the later batch wins), two versions inside one
-batch (the later _source_row wins), a deletion landing later, new records, and HubSpot contacts
-ordered by updatedAt. A last build with nothing new must change no table.
+Raw lands in four nightly steps into warehouse A, and dbt builds after each step (staging
+incremental: only the new batches are read; int_touchpoints and fct_attribution incremental:
+only the affected people and opportunities are recomputed). Warehouse B gets the same raw files
+at the end and one `--full-refresh` build. Every table in staging, intermediate and marts must
+hold the same rows in both. The steps cover a newer SystemModstamp landing later, an older
+re-extract landing later (it must lose), a tie on SystemModstamp (the later batch wins), two
+versions inside one batch (the later _source_row wins), a deletion landing later, new records,
+and HubSpot contacts ordered by updatedAt; and for touches and attribution: an identity merge
+(a HubSpot contact with touches gets salesforceleadid), a split (an email edit takes a lead out
+of its person), new touches of an existing person, a campaign Type change, a form renamed into
+a demo form, a first-visit source change (a form's fallback channel), a deleted lead with
+touches, an opportunity's amount and close date changes, a new contact role on an existing
+opportunity, a new DatedConversionRate row, and a touch that takes an opportunity's person
+across the MQL threshold (w-shaped lead role). A last build with nothing new must change no table.
 """
 
 from __future__ import annotations
 
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,18 +37,99 @@ SCHEMAS = ("staging", "intermediate", "marts")
 BUILD = ("build", "--exclude-resource-type", "test", "unit_test", "--threads", "8")
 
 
-def _contact(contact_id: str, updated_at: str, email: str, *, archived: str = "false", lead: str = "",
-             **lineage: str) -> dict:
-    properties = (f'{{"email": "{email}", "createdate": "2024-01-02T00:00:00Z", "hs_analytics_source": '
-                  f'"PAID_SEARCH", "hs_analytics_first_timestamp": "1704153600000", "salesforceleadid": "{lead}"}}')
-    return {"id": contact_id, "createdAt": "2024-01-02T00:00:00Z", "updatedAt": updated_at, "archived": archived,
-            "properties": properties, **lineage}
+def _contact(
+    contact_id: str,
+    updated_at: str,
+    email: str,
+    *,
+    archived: str = "false",
+    lead: str = "",
+    source: str = "PAID_SEARCH",
+    first_visit: str = "1704153600000",
+    **lineage: str,
+) -> dict:
+    properties = (
+        f'{{"email": "{email}", "createdate": "2024-01-02T00:00:00Z", "hs_analytics_source": '
+        f'"{source}", "hs_analytics_first_timestamp": "{first_visit}", "salesforceleadid": "{lead}"}}'
+    )
+    return {
+        "id": contact_id,
+        "createdAt": "2024-01-02T00:00:00Z",
+        "updatedAt": updated_at,
+        "archived": archived,
+        "properties": properties,
+        **lineage,
+    }
 
 
 def _lead(lead_id: str, modstamp: str, status: str, email: str, **fields: str) -> dict:
-    return {"Id": lead_id, "SystemModstamp": modstamp, "Status": status, "Email": email,
-            "CreatedDate": "2024-01-01T09:00:00.000+0000", "IsDeleted": "false", "IsConverted": "false",
-            "LeadSource": "Web", **fields}
+    return {
+        "Id": lead_id,
+        "SystemModstamp": modstamp,
+        "Status": status,
+        "Email": email,
+        "CreatedDate": "2024-01-01T09:00:00.000+0000",
+        "IsDeleted": "false",
+        "IsConverted": "false",
+        "LeadSource": "Web",
+        **fields,
+    }
+
+
+def _ms(instant: str) -> str:
+    return str(int(datetime.fromisoformat(instant).replace(tzinfo=UTC).timestamp() * 1000))
+
+
+def _submission(form_guid: str, submitted_at: str, email: str, page_url: str = "https://example.com/page") -> dict:
+    return {
+        "formGuid": form_guid,
+        "submittedAt": _ms(submitted_at),
+        "pageUrl": page_url,
+        "values": f'[{{"name": "email", "value": "{email}"}}]',
+    }
+
+
+def _opportunity(
+    opportunity_id: str, modstamp: str, amount: str, currency: str, close: str, *, won: str = "false"
+) -> dict:
+    return {
+        "Id": opportunity_id,
+        "AccountId": "001_A",
+        "StageName": "Closed Won" if won == "true" else "Prospecting",
+        "Amount": amount,
+        "CurrencyIsoCode": currency,
+        "CloseDate": close,
+        "IsClosed": won,
+        "IsWon": won,
+        "CreatedDate": "2024-03-01T00:00:00Z",
+        "IsDeleted": "false",
+        "SystemModstamp": modstamp,
+    }
+
+
+def _member(
+    member_id: str, campaign_id: str, responded: str, *, lead: str | None = None, contact: str | None = None
+) -> dict:
+    return {
+        "Id": member_id,
+        "CampaignId": campaign_id,
+        "LeadId": lead,
+        "ContactId": contact,
+        "HasResponded": "true",
+        "FirstRespondedDate": responded,
+        "CreatedDate": "2024-01-01T00:00:00Z",
+        "SystemModstamp": "2024-01-01T00:00:00Z",
+    }
+
+
+def _converted(opportunity_id: str, contact_id: str | None = None) -> dict:
+    return {
+        "IsConverted": "true",
+        "ConvertedDate": "2024-03-01",
+        "ConvertedOpportunityId": opportunity_id,
+        "ConvertedAccountId": "001_A",
+        **({"ConvertedContactId": contact_id} if contact_id else {}),
+    }
 
 
 # Each step: the batches landed before one nightly build, per raw object.
@@ -51,39 +140,176 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _lead("00Q_REEXTRACT", "2024-02-10T00:00:00.000+0000", "Qualified", "reextract@example.com"),
             _lead("00Q_TIE", "2024-02-01 00:00:00", "Open", "tie@example.com"),
             _lead("00Q_DELETED", "2024-02-01T00:00:00Z", "Open", "deleted@example.com"),
-            _lead("00Q_CONVERTED", "2024-02-01T00:00:00Z", "Qualified", "converted@example.com",
-                  IsConverted="true", ConvertedDate="2024-02-01", ConvertedContactId="003_A",
-                  ConvertedOpportunityId="006_A", ConvertedAccountId="001_A"),
+            _lead(
+                "00Q_CONVERTED",
+                "2024-02-01T00:00:00Z",
+                "Qualified",
+                "converted@example.com",
+                IsConverted="true",
+                ConvertedDate="2024-02-01",
+                ConvertedContactId="003_A",
+                ConvertedOpportunityId="006_A",
+                ConvertedAccountId="001_A",
+            ),
+            # Merges in step 2 with HubSpot contact 504 (which has touches of its own).
+            _lead(
+                "00Q_MERGE",
+                "2024-02-01T00:00:00Z",
+                "Qualified",
+                "merge-lead@example.com",
+                **_converted("006_M", "003_M"),
+            ),
+            # One person with HubSpot contact 505 (same email) until its email is edited in step 3.
+            _lead("00Q_SPLIT", "2024-02-01T00:00:00Z", "Qualified", "split@example.com", **_converted("006_S")),
+            # Deleted in step 3, with touches and an opportunity.
+            _lead("00Q_GONE", "2024-02-01T00:00:00Z", "Qualified", "gone@example.com", **_converted("006_G")),
         ],
         ("salesforce", "Contact"): [
-            {"Id": "003_A", "AccountId": "001_A", "Email": "converted@example.com",
-             "CreatedDate": "2024-02-01T00:00:00Z", "IsDeleted": "false", "SystemModstamp": "2024-02-01T00:00:00Z"},
+            {
+                "Id": "003_A",
+                "AccountId": "001_A",
+                "Email": "converted@example.com",
+                "CreatedDate": "2024-02-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-02-01T00:00:00Z",
+            },
+            {
+                "Id": "003_M",
+                "AccountId": "001_A",
+                "Email": "merge-lead@example.com",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-03-01T00:00:00Z",
+            },
+            # Gets a contact role on 006_S in step 4.
+            {
+                "Id": "003_X",
+                "AccountId": "001_A",
+                "Email": "role@example.com",
+                "CreatedDate": "2024-01-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
         ],
         ("salesforce", "Account"): [
-            {"Id": "001_A", "Name": "Acme", "NumberOfEmployees": "500", "Industry": "Software",
-             "BillingCountry": "DE", "IsDeleted": "false", "SystemModstamp": "2024-02-01T00:00:00Z"},
+            {
+                "Id": "001_A",
+                "Name": "Acme",
+                "NumberOfEmployees": "500",
+                "Industry": "Software",
+                "BillingCountry": "DE",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-02-01T00:00:00Z",
+            },
         ],
         ("salesforce", "Opportunity"): [
-            {"Id": "006_A", "AccountId": "001_A", "StageName": "Prospecting", "Amount": "1000",
-             "CurrencyIsoCode": "USD", "CloseDate": "2024-04-01", "IsClosed": "false", "IsWon": "false",
-             "CreatedDate": "2024-02-01T00:00:00Z", "IsDeleted": "false", "SystemModstamp": "2024-02-01T00:00:00Z"},
+            {
+                "Id": "006_A",
+                "AccountId": "001_A",
+                "StageName": "Prospecting",
+                "Amount": "1000",
+                "CurrencyIsoCode": "USD",
+                "CloseDate": "2024-04-01",
+                "IsClosed": "false",
+                "IsWon": "false",
+                "CreatedDate": "2024-02-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-02-01T00:00:00Z",
+            },
+            _opportunity("006_M", "2024-03-01T00:00:00Z", "2000", "EUR", "2024-06-01"),
+            _opportunity("006_S", "2024-03-01T00:00:00Z", "3000", "USD", "2024-05-01"),
+            _opportunity("006_G", "2024-03-01T00:00:00Z", "500", "USD", "2024-05-01"),
         ],
         ("salesforce", "OpportunityContactRole"): [
-            {"Id": "00K_A", "OpportunityId": "006_A", "ContactId": "003_A", "IsPrimary": "true",
-             "CreatedDate": "2024-02-01T00:00:00Z", "SystemModstamp": "2024-02-01T00:00:00Z"},
+            {
+                "Id": "00K_A",
+                "OpportunityId": "006_A",
+                "ContactId": "003_A",
+                "IsPrimary": "true",
+                "CreatedDate": "2024-02-01T00:00:00Z",
+                "SystemModstamp": "2024-02-01T00:00:00Z",
+            },
+            {
+                "Id": "00K_M",
+                "OpportunityId": "006_M",
+                "ContactId": "003_M",
+                "IsPrimary": "true",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+                "SystemModstamp": "2024-03-01T00:00:00Z",
+            },
+        ],
+        ("salesforce", "DatedConversionRate"): [
+            {
+                "Id": "04w_1",
+                "IsoCode": "EUR",
+                "ConversionRate": "0.9",
+                "StartDate": "2024-01-01",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
         ],
         ("salesforce", "Campaign"): [
-            {"Id": "701_W", "Name": "Webinar", "Type": "Webinar", "IsDeleted": "false",
-             "SystemModstamp": "2024-01-01T00:00:00Z"},
+            {
+                "Id": "701_W",
+                "Name": "Webinar",
+                "Type": "Webinar",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
+            {
+                "Id": "701_C",
+                "Name": "Guide",
+                "Type": "Content",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
         ],
         ("salesforce", "CampaignMember"): [
-            {"Id": "00v_A", "CampaignId": "701_W", "LeadId": "00Q_CONVERTED", "HasResponded": "true",
-             "FirstRespondedDate": "2024-01-15", "CreatedDate": "2024-01-10T00:00:00Z",
-             "SystemModstamp": "2024-01-10T00:00:00Z"},
+            {
+                "Id": "00v_A",
+                "CampaignId": "701_W",
+                "LeadId": "00Q_CONVERTED",
+                "HasResponded": "true",
+                "FirstRespondedDate": "2024-01-15",
+                "CreatedDate": "2024-01-10T00:00:00Z",
+                "SystemModstamp": "2024-01-10T00:00:00Z",
+            },
+            _member("00v_M", "701_C", "2024-01-25", lead="00Q_MERGE"),
+            _member("00v_S", "701_W", "2024-01-16", lead="00Q_SPLIT"),
+            _member("00v_G", "701_C", "2024-01-12", lead="00Q_GONE"),
+            _member("00v_X", "701_C", "2024-02-01", contact="003_X"),
         ],
         ("hubspot", "contacts"): [
             _contact("501", "2024-02-01T00:00:00Z", "converted@example.com", lead="00Q_CONVERTED"),
             _contact("502", "1706745600000", "hubspot-only@example.com"),  # 2024-02-01 as epoch ms
+            _contact(
+                "504",
+                "2024-02-01T00:00:00Z",
+                "merge-hs@example.com",
+                source="ORGANIC_SEARCH",
+                first_visit=_ms("2024-01-05T00:00:00"),
+            ),
+            _contact(
+                "505",
+                "2024-02-01T00:00:00Z",
+                "split@example.com",
+                source="DIRECT_TRAFFIC",
+                first_visit=_ms("2024-01-06T00:00:00"),
+            ),
+        ],
+        ("hubspot", "forms"): [
+            {"guid": "F_WP", "name": "Whitepaper"},
+            {"guid": "F_NEWS", "name": "Newsletter"},
+            {"guid": "F_DEMO", "name": "Contact Sales"},
+        ],
+        ("hubspot", "form_submissions"): [
+            _submission("F_WP", "2024-01-20T12:00:00", "converted@example.com"),
+            _submission("F_NEWS", "2024-01-20T00:00:00", "merge-hs@example.com"),
+            _submission("F_NEWS", "2024-01-22T00:00:00", "Split@Example.com "),  # no utm_medium: first-visit channel
+            _submission("F_NEWS", "2024-01-13T00:00:00", "gone@example.com"),
+        ],
+        ("hubspot", "email_events"): [
+            {"id": "ev_M", "type": "CLICK", "recipient": "merge-hs@example.com", "created": "2024-01-21T00:00:00Z"},
+            {"id": "ev_G", "type": "OPEN", "recipient": "gone@example.com", "created": "2024-01-14T00:00:00Z"},
         ],
     },
     {
@@ -99,14 +325,76 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _lead("00Q_NEW", "2024-03-01T00:00:00Z", "Nurture", "new@example.com", _source_row="2"),
         ],
         ("salesforce", "Opportunity"): [
-            {"Id": "006_A", "AccountId": "001_A", "StageName": "Closed Won", "Amount": "1500",
-             "CurrencyIsoCode": "USD", "CloseDate": "2024-03-15", "IsClosed": "true", "IsWon": "true",
-             "CreatedDate": "2024-02-01T00:00:00Z", "IsDeleted": "false", "SystemModstamp": "2024-03-15T00:00:00Z"},
+            {
+                "Id": "006_A",
+                "AccountId": "001_A",
+                "StageName": "Closed Won",
+                "Amount": "1500",
+                "CurrencyIsoCode": "USD",
+                "CloseDate": "2024-03-15",
+                "IsClosed": "true",
+                "IsWon": "true",
+                "CreatedDate": "2024-02-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-03-15T00:00:00Z",
+            },
+        ],
+        # A new rate from May: 006_M (closing in June) converts at 1.1 from now on.
+        ("salesforce", "DatedConversionRate"): [
+            {
+                "Id": "04w_1",
+                "IsoCode": "EUR",
+                "ConversionRate": "0.9",
+                "StartDate": "2024-01-01",
+                "NextStartDate": "2024-05-01",
+                "SystemModstamp": "2024-05-01T00:00:00Z",
+            },
+            {
+                "Id": "04w_2",
+                "IsoCode": "EUR",
+                "ConversionRate": "1.1",
+                "StartDate": "2024-05-01",
+                "SystemModstamp": "2024-05-01T00:00:00Z",
+            },
+        ],
+        # Campaign Type change: its members' touches become ad_click / paid_social.
+        ("salesforce", "Campaign"): [
+            {
+                "Id": "701_W",
+                "Name": "Webinar",
+                "Type": "Paid Social",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-03-01T00:00:00Z",
+            },
+        ],
+        # New touches of an existing person (converted@example.com, 006_A).
+        ("salesforce", "CampaignMember"): [
+            _member("00v_C2", "701_C", "2024-01-26", contact="003_A"),
+        ],
+        ("hubspot", "email_events"): [
+            {"id": "ev_C", "type": "CLICK", "recipient": "converted@example.com", "created": "2024-01-25T00:00:00Z"},
         ],
         ("hubspot", "contacts"): [
             _contact("501", "2024-03-01T00:00:00Z", "converted@example.com", lead="00Q_CONVERTED"),
             _contact("502", "1704067200000", "stale-hubspot@example.com"),  # older (2024-01-01): loses
             _contact("503", "2024-03-01T00:00:00Z", "another@example.com"),
+            # MERGE: 504 (visit, form, email click) names lead 00Q_MERGE: one person with 006_M's contact.
+            _contact(
+                "504",
+                "2024-03-01T00:00:00Z",
+                "merge-hs@example.com",
+                source="ORGANIC_SEARCH",
+                first_visit=_ms("2024-01-05T00:00:00"),
+                lead="00Q_MERGE",
+            ),
+            # First-visit source change: 505's form submission falls back to `social` now.
+            _contact(
+                "505",
+                "2024-03-01T00:00:00Z",
+                "split@example.com",
+                source="SOCIAL_MEDIA",
+                first_visit=_ms("2024-01-06T00:00:00"),
+            ),
         ],
     },
     {
@@ -116,15 +404,57 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             # Another older re-extract, now against a winner built two steps ago.
             _lead("00Q_REEXTRACT", "2024-02-09T23:59:59Z", "Unqualified", "stale@example.com"),
             _lead("00Q_LATEST", "2024-04-01T00:00:00Z", "Open", "latest@example.com"),
+            # SPLIT: the lead leaves HubSpot contact 505's person (and takes 006_S with it).
+            _lead("00Q_SPLIT", "2024-04-01T00:00:00Z", "Qualified", "split-new@example.com", **_converted("006_S")),
+            # Deleted with touches: its campaign response, form submission and email event go too.
+            _lead(
+                "00Q_GONE",
+                "2024-04-01T00:00:00Z",
+                "Qualified",
+                "gone@example.com",
+                IsDeleted="true",
+                **_converted("006_G"),
+            ),
+        ],
+        ("salesforce", "Opportunity"): [
+            _opportunity("006_M", "2024-04-15T00:00:00Z", "2500", "EUR", "2024-04-15", won="true"),
+        ],
+        # Renamed into a demo form: converted@example.com's submission is a demo_request (50 points) and
+        # makes that person an MQL (w-shaped lead role on 006_A).
+        ("hubspot", "forms"): [
+            {"guid": "F_WP", "name": "Request a Demo"},
         ],
         ("salesforce", "LeadHistory"): [
-            {"Id": "017_A", "LeadId": "00Q_UPDATED", "Field": "Status", "OldValue": "Open",
-             "NewValue": "Working - Contacted", "CreatedDate": "2024-03-01T00:00:00Z"},
+            {
+                "Id": "017_A",
+                "LeadId": "00Q_UPDATED",
+                "Field": "Status",
+                "OldValue": "Open",
+                "NewValue": "Working - Contacted",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+            },
         ],
         ("hubspot", "contacts"): [
             _contact("503", "2024-04-01T00:00:00Z", "another@example.com", archived="true", _source_row="1"),
             # Same updatedAt in the same batch: the later source row wins.
             _contact("503", "2024-04-01T00:00:00Z", "tie-hubspot@example.com", _source_row="2"),
+        ],
+    },
+    {
+        # A new contact role on an existing opportunity: 003_X's touches join 006_S.
+        ("salesforce", "OpportunityContactRole"): [
+            {
+                "Id": "00K_X",
+                "OpportunityId": "006_S",
+                "ContactId": "003_X",
+                "IsPrimary": "false",
+                "CreatedDate": "2024-03-02T00:00:00Z",
+                "SystemModstamp": "2024-04-02T00:00:00Z",
+            },
+        ],
+        # A new touch takes 006_M's person across the MQL threshold (36 -> 86 points).
+        ("hubspot", "form_submissions"): [
+            _submission("F_DEMO", "2024-02-10T00:00:00", "merge-lead@example.com"),
         ],
     },
 ]
@@ -135,8 +465,9 @@ def _land(settings: Settings, step: dict[tuple[str, str], list[dict]]) -> None:
     try:
         for (system, name), records in step.items():
             columns = list(dict.fromkeys(column for record in records for column in record))
-            table = pa.table({column: pa.array([record.get(column) for record in records], pa.string())
-                              for column in columns})
+            table = pa.table(
+                {column: pa.array([record.get(column) for record in records], pa.string()) for column in columns}
+            )
             land_batch(con, settings.raw_dir, raw_object(system, name), con.from_arrow(table), new_batch_id("test"))
     finally:
         con.close()
@@ -151,25 +482,54 @@ def _tables(settings: Settings) -> dict[str, list[tuple]]:
     """Sorted rows of every table in the compared schemas."""
     con = connect(settings.warehouse_path, read_only=True)
     try:
-        names = rows(con, "select table_schema, table_name from information_schema.tables "
-                          f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by all")
-        return {f"{schema}.{name}": sorted((tuple(_normalized(v) for v in row)
-                                           for row in rows(con, f'select * from "{schema}"."{name}"')), key=repr)
-                for schema, name in names}
+        names = rows(
+            con,
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by all",
+        )
+        return {
+            f"{schema}.{name}": sorted(
+                (tuple(_normalized(v) for v in row) for row in rows(con, f'select * from "{schema}"."{name}"')),
+                key=repr,
+            )
+            for schema, name in names
+        }
+    finally:
+        con.close()
+
+
+def _probe(settings: Settings) -> dict:
+    """What the scenarios of the steps should show: touches, people, MQL touches and attribution rows."""
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        touches = {
+            row[0]: row[1:]
+            for row in rows(
+                con, "select touchpoint_id, person_id, touch_type, channel from intermediate.int_touchpoints"
+            )
+        }
+        person = dict(rows(con, "select record_id, person_id from intermediate.int_person_keys"))
+        mql = dict(rows(con, "select person_id, mql_touchpoint_id from marts.fct_lead_funnel"))
+        attribution: dict[str, dict] = {}
+        for opportunity, touch, touch_type, amount in rows(
+            con, "select opportunity_id, touchpoint_id, touch_type, amount from marts.fct_attribution"
+        ):
+            attribution.setdefault(opportunity, {})[touch] = (touch_type, amount)
+        return {"touches": touches, "person": person, "mql": mql, "attribution": attribution}
     finally:
         con.close()
 
 
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory):
-    """(A after each step, A after a nothing-new build, B after one full refresh of the same raw)."""
+    """(A after each step, A after a nothing-new build, B after one full refresh of the same raw, probes of A)."""
     alignment = Alignment()
     nightly = Settings(warehouse_dir=tmp_path_factory.mktemp("nightly") / "warehouse")
     con = connect()
     ensure_every_object_has_a_schema(con, nightly.raw_dir, "test")
     con.close()
     rebuilt = Settings(warehouse_dir=tmp_path_factory.mktemp("rebuilt") / "warehouse")
-    after_steps = []
+    after_steps, probes = [], []
     with ThreadPoolExecutor(max_workers=1) as background:
         for step in STEPS:
             _land(nightly, step)
@@ -178,10 +538,11 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory):
                 full_refresh = background.submit(run_dbt, rebuilt, alignment, *BUILD, "--full-refresh")
             run_dbt(nightly, alignment, *BUILD)
             after_steps.append(_tables(nightly))
+            probes.append(_probe(nightly))
         run_dbt(nightly, alignment, *BUILD)
         nothing_new = _tables(nightly)
         full_refresh.result()
-    return nightly, after_steps, nothing_new, _tables(rebuilt)
+    return nightly, after_steps, nothing_new, _tables(rebuilt), probes
 
 
 def test_nightly_builds_read_only_new_batches(warehouses):
@@ -193,8 +554,19 @@ def test_nightly_builds_read_only_new_batches(warehouses):
     assert "delete from" in applied and "create table" not in applied
 
 
+def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehouses):
+    nightly, *_ = warehouses
+    for model in (Path("intermediate", "touchpoints", "int_touchpoints.sql"), Path("marts", "fct_attribution.sql")):
+        path = Path("closedloop", "models", model)
+        selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
+        applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
+        # the change set against the model's own state, not the every-key rebuild
+        assert "changes_identity_moves" in selected and "_batch_id > '" in selected, model
+        assert "delete from" in applied and "create table" not in applied, model
+
+
 def test_incremental_builds_equal_a_full_refresh_table_by_table(warehouses):
-    _, after_steps, _, rebuilt = warehouses
+    _, after_steps, _, rebuilt, _ = warehouses
     built = after_steps[-1]
     assert {name.split(".")[0] for name in rebuilt} == set(SCHEMAS)
     assert {"marts.fct_lead_funnel", "marts.fct_attribution"} <= set(rebuilt)
@@ -204,7 +576,7 @@ def test_incremental_builds_equal_a_full_refresh_table_by_table(warehouses):
 
 
 def test_the_current_version_wins_across_nightly_builds(warehouses):
-    _, after_steps, _, _ = warehouses
+    _, after_steps, _, _, _ = warehouses
     leads = {row[0]: row for row in after_steps[-1]["staging.stg_salesforce__leads"]}
     status, email, deleted = 4, 1, 16
     assert leads["00Q_UPDATED"][status] == "Working - Contacted"
@@ -221,5 +593,59 @@ def test_the_current_version_wins_across_nightly_builds(warehouses):
 
 
 def test_a_build_with_nothing_new_changes_no_table(warehouses):
-    _, after_steps, nothing_new, _ = warehouses
+    _, after_steps, nothing_new, _, _ = warehouses
     assert nothing_new == after_steps[-1]
+
+
+def _form_touch(probe: dict, form_guid: str, person_id: str) -> tuple:
+    (touch,) = [
+        values
+        for key, values in probe["touches"].items()
+        if key.startswith(f"hs_form:{form_guid}:") and key.endswith(f":{person_id}")
+    ]
+    return touch
+
+
+def test_the_steps_exercise_what_they_claim(warehouses):
+    """The equality above only proves something if the steps really change these rows."""
+    *_, probes = warehouses
+    first, second, third, last = probes
+    # MERGE (step 2): HubSpot contact 504 joins lead 00Q_MERGE's person; its touches follow it into 006_M.
+    assert first["person"]["504"] != first["person"]["00Q_MERGE"]
+    assert second["person"]["504"] == second["person"]["00Q_MERGE"] == second["person"]["003_M"]
+    merged = second["person"]["504"]
+    assert {"hs_visit:504", "hs_email:ev_M", "sf_cm:00v_M"} <= set(second["attribution"]["006_M"])
+    assert _form_touch(second, "F_NEWS", merged)[2] == "organic_search"
+    assert not any(key.startswith("hs_visit:504") for key in first["attribution"]["006_M"])
+    # First-visit source change (step 2): 505's form submission falls back to the new channel.
+    assert _form_touch(first, "F_NEWS", first["person"]["505"])[2] == "direct"
+    assert _form_touch(second, "F_NEWS", second["person"]["505"])[2] == "social"
+    # Campaign Type change (step 2) and new touches of an existing person.
+    assert first["touches"]["sf_cm:00v_A"][1:] == ("webinar_attended", "webinar")
+    assert second["touches"]["sf_cm:00v_A"][1:] == ("ad_click", "paid_social")
+    assert {"hs_email:ev_C", "sf_cm:00v_C2"} <= set(second["attribution"]["006_A"])
+    # New DatedConversionRate (step 2), then amount and close date changes (step 3).
+    assert {round(amount, 6) for _, amount in first["attribution"]["006_M"].values()} == {round(2000 / 0.9, 6)}
+    assert {round(amount, 6) for _, amount in second["attribution"]["006_M"].values()} == {round(2000 / 1.1, 6)}
+    assert {round(amount, 6) for _, amount in third["attribution"]["006_M"].values()} == {round(2500 / 0.9, 6)}
+    # SPLIT (step 3): the lead leaves 505's person and takes 006_S away from 505's touches.
+    assert second["person"]["00Q_SPLIT"] == second["person"]["505"]
+    assert third["person"]["00Q_SPLIT"] != third["person"]["505"]
+    assert "hs_visit:505" in second["attribution"]["006_S"] and "hs_visit:505" not in third["attribution"]["006_S"]
+    # Deleted lead with touches (step 3): its touches go, its opportunity is unattributed.
+    assert {"sf_cm:00v_G", "hs_email:ev_G"} <= set(second["touches"]) and "sf_cm:00v_G" in second["attribution"][
+        "006_G"
+    ]
+    assert not {"sf_cm:00v_G", "hs_email:ev_G"} & set(third["touches"])
+    assert not any(key.startswith("hs_form:F_NEWS:") and "gone" in key for key in third["touches"])
+    assert third["attribution"]["006_G"] == {None: ("unattributed", 500.0)}
+    # Form renamed into a demo form (step 3): a demo_request that makes its person an MQL (w-shaped lead role).
+    converted = third["person"]["00Q_CONVERTED"]
+    assert _form_touch(second, "F_WP", converted)[1] == "form_submission" and second["mql"][converted] is None
+    assert _form_touch(third, "F_WP", converted)[1] == "demo_request"
+    assert third["mql"][converted].startswith("hs_form:F_WP:")
+    # New contact role (step 4): 003_X's touch joins 006_S.
+    assert "sf_cm:00v_X" not in third["attribution"]["006_S"] and "sf_cm:00v_X" in last["attribution"]["006_S"]
+    # A new touch takes 006_M's person across the MQL threshold (step 4).
+    assert third["mql"][merged] is None and last["mql"][merged].startswith("hs_form:F_DEMO:")
+    assert last["mql"][merged] in last["attribution"]["006_M"]
