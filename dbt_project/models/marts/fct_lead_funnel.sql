@@ -55,12 +55,12 @@ people as (
         first_opportunities.is_won,
         first_opportunities.is_lost,
         first_opportunities.amount_reporting,
-        -- least() skips nulls: null only when none of them is known
-        least(
-            crm_dates.first_record_created_at,
-            scores.first_touch_at,
-            first_opportunities.opportunity_at
-        ) as lead_at
+        -- null only when none of them is known
+        {{ least_known([
+            'crm_dates.first_record_created_at',
+            'scores.first_touch_at',
+            'first_opportunities.opportunity_at',
+        ]) }} as lead_at
     from persons
     left join scores
         on persons.person_id = scores.person_id
@@ -81,31 +81,48 @@ first_responses as (
     group by people.person_id
 ),
 
+disqualifications as (
+    -- the reason on the lead whose change disqualified the person first (tie: smallest lead id);
+    -- a null reason on that lead stays null
+    select
+        status_changes.person_id,
+        status_changes.disqualification_reason,
+        row_number() over (
+            partition by status_changes.person_id
+            order by status_changes.changed_at, status_changes.lead_id
+        ) as disqualification_number
+    from status_changes
+    where status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
+        and status_changes.changed_at is not null
+),
+
+first_disqualifications as (
+    select
+        person_id,
+        disqualification_reason
+    from disqualifications
+    where disqualification_number = 1
+),
+
 status_milestones as (
     select
         people.person_id,
-        min(status_changes.changed_at) filter (
-            where status_changes.status in ({{ sql_string_list(crm['sal_lead_statuses']) }})
-              and status_changes.changed_at >= people.mql_at
-        ) as first_sal_status_at,
-        min(status_changes.changed_at) filter (
-            where status_changes.status in ({{ sql_string_list(crm['sql_lead_statuses']) }})
-        ) as first_sql_status_at,
-        min(status_changes.changed_at) filter (
-            where status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
-        ) as disqualified_at,
-        -- the reason on the lead whose change disqualified the person first (tie: smallest lead id)
-        -- arg_min_null: a null reason on that lead stays null (arg_min would skip to another row)
-        arg_min_null(
-            status_changes.disqualification_reason,
-            (status_changes.changed_at, status_changes.lead_id)
-        ) filter (
-            where status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
-              and status_changes.changed_at is not null
-        ) as disqualification_reason,
-        count(*) filter (
-            where status_changes.status in ({{ sql_string_list(crm['recycled_lead_statuses']) }})
-        ) as recycled_count
+        min(case
+            when status_changes.status in ({{ sql_string_list(crm['sal_lead_statuses']) }})
+                and status_changes.changed_at >= people.mql_at
+                then status_changes.changed_at
+        end) as first_sal_status_at,
+        min(case
+            when status_changes.status in ({{ sql_string_list(crm['sql_lead_statuses']) }})
+                then status_changes.changed_at
+        end) as first_sql_status_at,
+        min(case
+            when status_changes.status in ({{ sql_string_list(crm['disqualified_lead_statuses']) }})
+                then status_changes.changed_at
+        end) as disqualified_at,
+        count(case
+            when status_changes.status in ({{ sql_string_list(crm['recycled_lead_statuses']) }}) then 1
+        end) as recycled_count
     from people
     inner join status_changes
         on people.person_id = status_changes.person_id
@@ -118,29 +135,28 @@ stages as (
         case when people.mql_at is not null then first_responses.first_response_at end as first_response_at,
         case
             when people.mql_at is not null
-                then least(first_responses.first_response_at, status_milestones.first_sal_status_at)
+                then {{ least_known(['first_responses.first_response_at', 'status_milestones.first_sal_status_at']) }}
         end as sal_at,
         -- a date-only ConvertedDate is the start of that day UTC, moved up to lead_at
-        least(
-            status_milestones.first_sql_status_at,
-            people.opportunity_at,
-            case
-                when people.converted_without_opportunity_date is not null
-                    then greatest(cast(people.converted_without_opportunity_date as timestamp), people.lead_at)
-            end
-        ) as sql_at,
+        {{ least_known([
+            'status_milestones.first_sql_status_at',
+            'people.opportunity_at',
+            'case when people.converted_without_opportunity_date is not null then '
+                ~ greatest_known(['cast(people.converted_without_opportunity_date as timestamp)', 'people.lead_at'])
+                ~ ' end',
+        ]) }} as sql_at,
         -- a date-only CloseDate is the start of that day UTC, moved up to opportunity_at
         case
             when people.is_won and people.close_date is not null
-                then greatest(cast(people.close_date as timestamp), people.opportunity_at)
+                then {{ greatest_known(['cast(people.close_date as timestamp)', 'people.opportunity_at']) }}
         end as won_at,
         case
             when people.is_lost and people.close_date is not null
-                then greatest(cast(people.close_date as timestamp), people.opportunity_at)
+                then {{ greatest_known(['cast(people.close_date as timestamp)', 'people.opportunity_at']) }}
         end as lost_at,
         status_milestones.disqualified_at,
         case
-            when status_milestones.disqualified_at is not null then status_milestones.disqualification_reason
+            when status_milestones.disqualified_at is not null then first_disqualifications.disqualification_reason
         end as disqualification_reason,
         coalesce(status_milestones.recycled_count, 0) as recycled_count
     from people
@@ -148,12 +164,15 @@ stages as (
         on people.person_id = first_responses.person_id
     left join status_milestones
         on people.person_id = status_milestones.person_id
+    left join first_disqualifications
+        on people.person_id = first_disqualifications.person_id
 ),
 
 speed_to_lead as (
     select
         *,
-        date_diff('microsecond', mql_at, first_response_at) / 60000000.0 as response_minutes
+        -- exact minutes, never rounded
+        {{ dbt.datediff('mql_at', 'first_response_at', 'microsecond') }} / cast(60000000 as double) as response_minutes
     from stages
 ),
 

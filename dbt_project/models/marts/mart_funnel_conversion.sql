@@ -109,11 +109,11 @@ stage_counts as (
         {%- for earlier, later, people_at_earlier in steps %}
         count(case when {{ earlier }}_at is not null and {{ later }}_at is not null then 1 end)
             as {{ earlier }}_and_{{ later }},
-        median(
-            case when {{ earlier }}_at is not null and {{ later }}_at is not null
-                then {{ days_between(earlier ~ '_at', later ~ '_at') }}
-            end
-        ) as median_days_{{ earlier }}_to_{{ later }}{{ ',' if not loop.last }}
+        {{ percentile_cont(
+            'case when ' ~ earlier ~ '_at is not null and ' ~ later ~ '_at is not null then '
+                ~ days_between(earlier ~ '_at', later ~ '_at') ~ ' end',
+            0.5,
+        ) }} as median_days_{{ earlier }}_to_{{ later }}{{ ',' if not loop.last }}
         {%- endfor %}
     from cohort_people
     group by cohort_month, first_channel

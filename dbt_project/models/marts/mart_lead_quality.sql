@@ -99,10 +99,11 @@ top_reasons as (
     select
         month,
         first_channel,
-        string_agg(
-            disqualification_reason || ' (' || cast(people as varchar) || ')',
-            '; ' order by reason_rank
-        ) as top_reasons
+        {{ dbt.listagg(
+            dbt.concat(['disqualification_reason', "' ('", 'cast(people as ' ~ dbt.type_string() ~ ')', "')'"]),
+            "'; '",
+            'order by reason_rank',
+        ) }} as top_reasons
     from ranked_reasons
     where reason_rank <= {{ top_reason_count }}
     group by month, first_channel

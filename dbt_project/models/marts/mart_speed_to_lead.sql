@@ -34,9 +34,9 @@ weekly as (
         owner_id,
         count(*) as mqls,
         count(first_response_at) as responded,
-        median(case when first_response_at is not null then response_minutes end)
+        {{ percentile_cont('case when first_response_at is not null then response_minutes end', 0.5) }}
             as median_response_minutes,
-        quantile_cont(case when first_response_at is not null then response_minutes end, 0.9)
+        {{ percentile_cont('case when first_response_at is not null then response_minutes end', 0.9) }}
             as p90_response_minutes,
         count(case when sla_met then 1 end) as mqls_sla_met,
         {%- for bucket in response_buckets() %}

@@ -55,8 +55,11 @@ final as (
         employees,
         {{ segment_of('employees') }} as segment,
         -- CloseDate is read as the start of its day in UTC; a close on the creation day
-        -- counts from creation, so a cycle is never negative
-        greatest({{ days_between('created_at', 'close_at') }}, cast(0 as double)) as cycle_days
+        -- counts from creation, so a cycle is never negative (and unknown without a CloseDate)
+        case
+            when close_at is not null
+                then greatest({{ days_between('created_at', 'close_at') }}, cast(0 as double))
+        end as cycle_days
     from with_account
 
 )
