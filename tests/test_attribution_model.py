@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
 import pytest
+from raw_fixtures import land_records
 
 from orchestration.alignment import Alignment
 from orchestration.dbt_cli import run_dbt
 from orchestration.duck import connect
-from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
-from orchestration.raw_schema import raw_object
 from orchestration.settings import Settings
 
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
@@ -160,13 +158,7 @@ def _hand_computed() -> list[dict]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     settings = Settings(warehouse_dir=tmp_path_factory.mktemp("attribution_warehouse"))
-    con = connect()
-    for (system, name), records in RAW.items():
-        obj = raw_object(system, name)
-        table = pa.Table.from_pylist(records)
-        land_batch(con, settings.raw_dir, obj, con.from_arrow(table), new_batch_id("test"))
-    ensure_every_object_has_a_schema(con, settings.raw_dir, "test")
-    con.close()
+    land_records(settings.raw_dir, {key: [records] for key, records in RAW.items()})
     alignment = Alignment()
     run_dbt(settings, alignment, "seed")
     run_dbt(settings, alignment, "run", "--select", "+fct_attribution")

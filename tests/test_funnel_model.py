@@ -24,14 +24,12 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-import pyarrow as pa
 import pytest
+from raw_fixtures import land_records
 
 from orchestration.alignment import Alignment
 from orchestration.dbt_cli import run_dbt
 from orchestration.duck import connect, rows
-from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
-from orchestration.raw_schema import raw_object
 from orchestration.settings import Settings
 
 
@@ -169,20 +167,10 @@ EXPECTED = {
 }
 
 
-def _relation_of(con, records: list[dict[str, str | None]]):
-    columns = list(dict.fromkeys(name for record in records for name in record))
-    table = pa.table({name: pa.array([record.get(name) for record in records], pa.string()) for name in columns})
-    return con.from_arrow(table)
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     settings = Settings(warehouse_dir=tmp_path_factory.mktemp("funnel") / "warehouse")
-    con = connect()
-    ensure_every_object_has_a_schema(con, settings.raw_dir, "test")
-    for (system, name), records in RAW.items():
-        land_batch(con, settings.raw_dir, raw_object(system, name), _relation_of(con, records), new_batch_id("test"))
-    con.close()
+    land_records(settings.raw_dir, {key: [records] for key, records in RAW.items()})
     # build runs every test of the funnel models too, incl. assert_funnel_stage_order
     # cautious: tests that also read models outside the selection (e.g. fct_attribution) stay out
     run_dbt(settings, Alignment(), "build", "--indirect-selection", "cautious", "--select", "+fct_lead_funnel",

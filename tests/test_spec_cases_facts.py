@@ -47,14 +47,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pyarrow as pa
 import pytest
+from raw_fixtures import land_records
 
 from orchestration.alignment import Alignment, Fit, Mql
 from orchestration.dbt_cli import run_dbt
 from orchestration.duck import connect, rows
-from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
-from orchestration.raw_schema import raw_object
 from orchestration.settings import Settings
 
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
@@ -368,20 +366,10 @@ def _expected_attribution(person: dict[str, str]) -> list[dict]:
     return expected
 
 
-def _relation_of(con, records: list[dict[str, str | None]]):
-    columns = list(dict.fromkeys(name for record in records for name in record))
-    table = pa.table({name: pa.array([record.get(name) for record in records], pa.string()) for name in columns})
-    return con.from_arrow(table)
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     settings = Settings(warehouse_dir=tmp_path_factory.mktemp("spec_cases_facts") / "warehouse")
-    con = connect()
-    ensure_every_object_has_a_schema(con, settings.raw_dir, "test")
-    for (system, name), records in RAW.items():
-        land_batch(con, settings.raw_dir, raw_object(system, name), _relation_of(con, records), new_batch_id("test"))
-    con.close()
+    land_records(settings.raw_dir, {key: [records] for key, records in RAW.items()})
     # build: seeds, both fact tables and every data test on them (stage order, weights sum to 1, ...);
     # unit tests are written for the default alignment.yml, this one raises fit.min_employees
     run_dbt(settings, ALIGNMENT, "build", "--indirect-selection", "cautious", "--exclude-resource-type", "unit_test",

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import pyarrow as pa
 import pytest
 import yaml
+from raw_fixtures import land_records
 
 from orchestration.alignment import Alignment, Crm
 from orchestration.dbt_cli import run_dbt
 from orchestration.duck import connect, rows
-from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
-from orchestration.raw_schema import QUARANTINE, RAW_OBJECTS, raw_object
+from orchestration.raw_schema import QUARANTINE, RAW_OBJECTS
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 
 STAGING_DIR = DBT_PROJECT_DIR / "models" / "staging"
@@ -114,24 +113,11 @@ RAW_BATCHES: dict[tuple[str, str], list[list[dict[str, str | None]]]] = {
 }
 
 
-def _relation_of(con, records: list[dict[str, str | None]]):
-    """The records as an all-text relation; a column is present when any record has it."""
-    columns = list(dict.fromkeys(name for record in records for name in record))
-    table = pa.table({name: pa.array([record.get(name) for record in records], pa.string()) for name in columns})
-    return con.from_arrow(table)
-
-
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory):
     """Land the fixture, build staging once with a configured disqualification reason field."""
     settings = Settings(warehouse_dir=tmp_path_factory.mktemp("staging") / "warehouse")
-    con = connect()
-    ensure_every_object_has_a_schema(con, settings.raw_dir, "test")
-    for (system, name), batches in RAW_BATCHES.items():
-        for records in batches:
-            land_batch(con, settings.raw_dir, raw_object(system, name), _relation_of(con, records),
-                       new_batch_id("test"))
-    con.close()
+    land_records(settings.raw_dir, RAW_BATCHES)
     alignment = Alignment(crm=Crm(disqualification_reason_field=REASON_FIELD))
     run_dbt(settings, alignment, "build", "--select", "staging")
     warehouse = connect(settings.warehouse_path, read_only=True)
