@@ -8,6 +8,8 @@ shares and their totals reconcile with fct_lead_funnel, fct_attribution and the 
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +45,7 @@ TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(warehouse_dir=Path(tmp_path_factory.mktemp("marts_warehouse")), demo_people=1500)
     alignment = Alignment()
     extractor_for("demo")(settings, alignment, SYSTEMS)
@@ -52,9 +54,35 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckD
     run_dbt(settings, alignment, "seed")
     run_dbt(settings, alignment, "run")
     run_dbt(settings, alignment, "test", "--select", "mart_*", "path:models/intermediate/marts_support")
-    con = connect(settings.warehouse_path, read_only=True)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def warehouse(built: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(built.warehouse_path, read_only=True)
     yield con
     con.close()
+
+
+def test_dbt_tests_fail_on_a_rate_above_1_and_a_repeated_grain(built: Settings, tmp_path: Path) -> None:
+    """The marts' generic tests (columns_are_rates, unique_combination_of_columns) catch bad rows."""
+    broken = Settings(warehouse_dir=tmp_path / "warehouse")
+    broken.warehouse_dir.mkdir()
+    shutil.copy(built.warehouse_path, broken.warehouse_path)
+    con = connect(broken.warehouse_path)
+    # mql_to_sql_rate_no_response is found by its prefix, not named in the yml
+    con.execute("update marts.mart_speed_to_lead set mql_to_sql_rate_no_response = 1.5 "
+                "where week = (select min(week) from marts.mart_speed_to_lead)")
+    con.execute("insert into marts.mart_alignment_scorecard select * from marts.mart_alignment_scorecard limit 1")
+    con.close()
+    result = run_dbt(broken, Alignment(), "test", "--select", "mart_speed_to_lead", "mart_alignment_scorecard",
+                     "mart_pipeline_velocity", check=False)
+    run_results = json.loads((broken.warehouse_dir / "dbt_target" / "run_results.json").read_text())
+    failed = {node["unique_id"].split(".")[2] for node in run_results["results"] if node["status"] == "fail"}
+    assert result.returncode != 0
+    assert any(name.startswith("columns_are_rates_mart_speed_to_lead") for name in failed), failed
+    assert any(name.startswith("unique_combination_of_columns_mart_alignment_scorecard") for name in failed), failed
+    assert not any("mart_pipeline_velocity" in name for name in failed), failed
 
 
 def _rate_columns(con: duckdb.DuckDBPyConnection, mart: str) -> list[str]:
