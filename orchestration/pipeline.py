@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from orchestration.duck import connect, rows
+from orchestration.run_tags import NOTHING_NEW_TAG
 from orchestration.settings import Settings
 
 
@@ -17,6 +18,9 @@ class NightlyResult:
     run_id: str
     extract_metadata: dict[str, dict] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # Set when nothing was new since that run's publish: dbt build, gate and publish were skipped.
+    nothing_new_since: str | None = None
+    skipped_steps: list[str] = field(default_factory=list)
 
 
 def run_nightly(settings: Settings, *, full_refresh: bool = False, accept_volume_change: bool = False,
@@ -30,8 +34,9 @@ def run_nightly(settings: Settings, *, full_refresh: bool = False, accept_volume
         "dbt_models": {"config": {"full_refresh": full_refresh}},
         "quality_gate": {"config": {"accept_volume_change": accept_volume_change}},
     }}
+    instance = instance or DagsterInstance.ephemeral()
     outcome: ExecuteInProcessResult = job.execute_in_process(
-        run_config=run_config, instance=instance or DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config=run_config, instance=instance, raise_on_error=False,
     )
     extract = {
         "/".join(materialization.asset_key.path): {key: value.value for key, value in materialization.metadata.items()}
@@ -44,7 +49,12 @@ def run_nightly(settings: Settings, *, full_refresh: bool = False, accept_volume
                            if event.event_type_value == "ASSET_CHECK_EVALUATION")
         if not evaluation.passed
     ]
-    return NightlyResult(outcome.success, outcome.run_id, extract, failures)
+    run = instance.get_run_by_id(outcome.run_id)
+    skipped = sorted({event.step_key for event in outcome.all_events
+                      if event.event_type_value == "STEP_SKIPPED" and event.step_key})
+    return NightlyResult(outcome.success, outcome.run_id, extract, failures,
+                         nothing_new_since=(run.tags.get(NOTHING_NEW_TAG) or None) if run else None,
+                         skipped_steps=skipped)
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
@@ -75,7 +85,11 @@ def staging_row_counts(settings: Settings) -> dict[str, int]:
 
 
 def summarize(settings: Settings, result: NightlyResult) -> str:
-    lines = [f"Run {result.run_id}: {'succeeded' if result.success else 'FAILED'}", "", "Rows landed per object:"]
+    lines = [f"Run {result.run_id}: {'succeeded' if result.success else 'FAILED'}"]
+    if result.nothing_new_since:
+        lines.append(f"Nothing new since run {result.nothing_new_since}: dbt build, quality gate and publish "
+                     "skipped; the published file is that run's.")
+    lines += ["", "Rows landed per object:"]
     for key, metadata in sorted(result.extract_metadata.items()):
         quarantined = metadata.get("quarantined_records", 0)
         note = f" ({quarantined} quarantined)" if quarantined else ""

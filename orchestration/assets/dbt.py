@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetMaterialization, Config, Output
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetObservation, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
 from orchestration.resources import ClosedLoopResource
+from orchestration.run_tags import NOTHING_NEW_TAG
 from orchestration.settings import DBT_PROJECT_DIR
 
 OWNER = "team:data-engineering"
@@ -135,6 +137,16 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
                config: DbtRunConfig):
     settings = closedloop.settings()
     alignment = closedloop.alignment()
+    inputs = build_state.build_inputs(settings)
+    if context.is_subset:  # a hand-picked subset: the record can no longer vouch for the whole warehouse
+        build_state.forget(settings)
+    else:
+        decision = build_state.decide(settings, inputs, full_refresh=config.full_refresh)
+        context.log.info(decision.reason)
+        if not decision.build:
+            yield from _skip(context, decision)
+            return
+        build_state.mark_building(settings, context.run.run_id, inputs)
     # dbt's profile and sources read the warehouse folder from the environment.
     os.environ["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
     # dbt unit tests check the SQL, not the night's data: they run in `make test`, not every night.
@@ -151,6 +163,17 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     yield from with_warehouse_metadata(context, events, settings.warehouse_path)
     if failure is not None:
         raise failure
+
+
+PUBLISHED_ASSET_KEY = AssetKey("published_warehouse")
+
+
+def _skip(context: AssetExecutionContext, decision: build_state.Decision) -> Iterator[AssetObservation]:
+    """Nothing new: no model is materialized, so Dagster skips the gate and publish steps downstream
+    (their inputs were not produced); the published file stays that of run `decision.since_run`."""
+    context.instance.add_run_tags(context.run.run_id, {NOTHING_NEW_TAG: decision.since_run or ""})
+    yield AssetObservation(asset_key=PUBLISHED_ASSET_KEY, metadata={
+        "skipped": True, "nothing_new_since_run": decision.since_run or "", "reason": decision.reason})
 
 
 def dbt_resource() -> DbtCliResource:

@@ -1,0 +1,223 @@
+"""A nightly run with nothing new skips the dbt build, the quality gate and the publish.
+
+The real nightly job on one small demo warehouse, run after run: the second run finds nothing
+new and leaves the published file byte for byte (publish_log included); a new raw batch or a
+changed alignment.yml builds and publishes again; a run that failed is never skipped after.
+The decision itself (orchestration.build_state.decide) is also checked case by case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from raw_fixtures import land_records
+
+import orchestration.assets.gate as gate_asset
+from orchestration import build_state
+from orchestration.duck import connect, rows
+from orchestration.pipeline import NightlyResult, run_nightly, summarize
+from orchestration.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.slow
+
+GATE_AND_PUBLISH = {"quality_gate", "published_warehouse"}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def publish_log(settings: Settings) -> list[tuple]:
+    con = connect(settings.published_file, read_only=True)
+    try:
+        return rows(con, "select run_id, published_at, definitions_version, row_counts from publish_log order by 2")
+    finally:
+        con.close()
+
+
+def assert_built_and_published(settings: Settings, result: NightlyResult, log_before: list[tuple]) -> None:
+    assert result.success, result.failures
+    assert result.nothing_new_since is None
+    assert not GATE_AND_PUBLISH & set(result.skipped_steps), result.skipped_steps
+    log = publish_log(settings)
+    assert log[:-1] == log_before and log[-1][0] == result.run_id
+    assert (settings.reports_dir / "gate" / f"{result.run_id}.json").exists()
+    assert build_state.read_state(settings)["run_id"] == result.run_id
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Settings:
+    root = tmp_path_factory.mktemp("nothing_new")
+    settings = Settings(source="demo", warehouse_dir=root / "warehouse", demo_people=300, demo_seed=11)
+    first = run_nightly(settings)
+    assert first.success, first.failures
+    assert first.nothing_new_since is None
+    state = build_state.read_state(settings)
+    assert state["status"] == "published" and state["run_id"] == first.run_id
+    return settings
+
+
+def test_nothing_new_skips_dbt_gate_and_publish(warehouse):
+    settings = warehouse
+    published, log = sha256(settings.published_file), publish_log(settings)
+    working = settings.warehouse_path.stat().st_mtime_ns
+    last_run = build_state.read_state(settings)["run_id"]
+
+    result = run_nightly(settings)
+
+    assert result.success, result.failures
+    assert result.nothing_new_since == last_run
+    assert set(result.skipped_steps) >= GATE_AND_PUBLISH, result.skipped_steps
+    assert not result.failures  # a skipped gate is not a failed gate
+    assert sha256(settings.published_file) == published
+    assert publish_log(settings) == log
+    assert settings.warehouse_path.stat().st_mtime_ns == working  # dbt did not touch the warehouse
+    assert not (settings.reports_dir / "gate" / f"{result.run_id}.json").exists()
+    assert build_state.read_state(settings)["run_id"] == last_run
+    assert f"Nothing new since run {last_run}" in summarize(settings, result)
+
+
+def test_a_new_raw_batch_builds_and_publishes_again(warehouse):
+    settings = warehouse
+    log = publish_log(settings)
+    land_records(
+        settings.raw_dir,
+        {
+            ("salesforce", "task"): [
+                [
+                    {
+                        "Id": "00T_new_night",
+                        "WhoId": None,
+                        "Subject": "Call",
+                        "Type": "Call",
+                        "Status": "Completed",
+                        "CreatedDate": "2024-06-01T10:00:00Z",
+                    }
+                ]
+            ]
+        },
+    )
+
+    result = run_nightly(settings)
+
+    assert_built_and_published(settings, result, log)
+    # and the night after, with nothing landed, skips again
+    assert run_nightly(settings).nothing_new_since == result.run_id
+
+
+def test_a_changed_alignment_builds_and_publishes_again(warehouse, tmp_path):
+    document = yaml.safe_load((PROJECT_ROOT / "alignment.yml").read_text())
+    document["sla"]["response_minutes"] = document["sla"]["response_minutes"] + 1
+    changed = tmp_path / "alignment.yml"
+    changed.write_text(yaml.safe_dump(document))
+    settings = dataclasses.replace(warehouse, alignment_path=changed)
+    log = publish_log(settings)
+
+    result = run_nightly(settings)
+
+    assert_built_and_published(settings, result, log)
+
+
+def test_after_a_failed_gate_the_next_run_builds(warehouse, monkeypatch):
+    """Same inputs throughout: only the failure of the run in between makes the last run build."""
+    settings = dataclasses.replace(warehouse, alignment_path=PROJECT_ROOT / "alignment.yml")
+    run_nightly(settings)  # back to the shipped alignment.yml: built and published
+    assert run_nightly(settings).nothing_new_since  # steady state: nothing new
+    published, log = sha256(settings.published_file), publish_log(settings)
+
+    real_gate = gate_asset.run_gate
+
+    def failing_gate(*args, **kwargs):
+        result = real_gate(*args, **kwargs)
+        result.checks[0].success = False
+        result.checks[0].blocking = True
+        result.success = False
+        return result
+
+    monkeypatch.setattr(gate_asset, "run_gate", failing_gate)
+    failed = run_nightly(settings, full_refresh=True)  # a full refresh always builds
+    assert not failed.success
+    assert any("quality_gate" in failure for failure in failed.failures), failed.failures
+    assert sha256(settings.published_file) == published
+    assert build_state.read_state(settings)["status"] == "building"
+    monkeypatch.setattr(gate_asset, "run_gate", real_gate)
+
+    result = run_nightly(settings)
+
+    assert_built_and_published(settings, result, log)
+
+
+# --- the decision, case by case (no dbt) ---
+
+
+@pytest.fixture
+def published_state(tmp_path) -> tuple[Settings, dict[str, str]]:
+    settings = Settings(source="demo", warehouse_dir=tmp_path / "warehouse")
+    settings.warehouse_dir.mkdir()
+    settings.warehouse_path.write_bytes(b"working")
+    settings.published_file.write_bytes(b"published")
+    inputs = build_state.build_inputs(settings)
+    build_state.mark_building(settings, "run-1", inputs)
+    assert build_state.mark_published(settings, "run-1")
+    return settings, inputs
+
+
+def test_decide_skips_only_when_every_input_and_file_is_unchanged(published_state):
+    settings, inputs = published_state
+    decision = build_state.decide(settings, inputs)
+    assert not decision.build and decision.since_run == "run-1"
+    assert "nothing new since run run-1" in decision.reason
+    assert build_state.decide(settings, inputs, full_refresh=True).build
+    for name in inputs:
+        assert build_state.decide(settings, {**inputs, name: "other"}).build, name
+
+
+def test_decide_builds_when_the_published_file_is_missing_or_replaced(published_state):
+    settings, inputs = published_state
+    settings.published_file.write_bytes(b"another file")
+    assert "changed" in build_state.decide(settings, inputs).reason
+    settings.published_file.unlink()
+    assert "missing" in build_state.decide(settings, inputs).reason
+
+
+def test_decide_builds_when_the_working_warehouse_changed(published_state):
+    settings, inputs = published_state
+    settings.warehouse_path.write_bytes(b"edited by hand")
+    assert build_state.decide(settings, inputs).build
+
+
+def test_decide_builds_after_a_build_that_did_not_publish(published_state):
+    settings, inputs = published_state
+    build_state.mark_building(settings, "run-2", inputs)
+    decision = build_state.decide(settings, inputs)
+    assert decision.build and "(run run-2) did not publish" in decision.reason
+    assert not build_state.mark_published(settings, "run-3")  # a publish of another run records nothing
+    assert build_state.decide(settings, inputs).build
+
+
+def test_raw_fingerprint_sees_a_new_batch_and_ignores_partial_files(tmp_path):
+    raw = tmp_path / "raw" / "salesforce" / "Task"
+    raw.mkdir(parents=True)
+    (raw / "b1.parquet").write_bytes(b"1")
+    before = build_state.raw_fingerprint(tmp_path / "raw")
+    (raw / ".b2.parquet.partial").write_bytes(b"2")
+    assert build_state.raw_fingerprint(tmp_path / "raw") == before
+    (raw / "b2.parquet").write_bytes(b"2")
+    assert build_state.raw_fingerprint(tmp_path / "raw") != before
+
+
+def test_dbt_project_fingerprint_follows_sql_not_dbt_output(tmp_path):
+    project = tmp_path / "dbt_project"
+    (project / "models").mkdir(parents=True)
+    (project / "target").mkdir()
+    (project / "models" / "m.sql").write_text("select 1")
+    before = build_state.dbt_project_fingerprint(project)
+    (project / "target" / "manifest.json").write_text(json.dumps({}))
+    assert build_state.dbt_project_fingerprint(project) == before
+    (project / "models" / "m.sql").write_text("select 2")
+    assert build_state.dbt_project_fingerprint(project) != before
