@@ -31,6 +31,7 @@ import duckdb
 
 from benchmarks.delta import raw_row_count
 from benchmarks.floor import scan_floor
+from benchmarks.measure import STEPS as STEP_STAGES
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
@@ -177,7 +178,8 @@ def render_markdown(results: dict) -> str:
             result = data["runs"].get(run, {})
             stages = result.get("stages", {})
             cells = [scale, run.replace("_", " "), result.get("wall_seconds")]
-            cells += [stages.get(stage, {}).get("seconds") for stage in STAGES]
+            skipped = {STEP_STAGES.get(step, step) for step in result.get("skipped_steps") or ()}
+            cells += ["skipped" if stage in skipped else stages.get(stage, {}).get("seconds") for stage in STAGES]
             cells += [result.get("peak_rss_mb"), result.get("raw_rows"), result.get("rows_per_second"),
                       result.get("ratio_to_floor"), "yes" if result.get("success") else "NO"]
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
@@ -195,16 +197,22 @@ def render_markdown(results: dict) -> str:
     lines += [f"| {check['target']} | {check['goal']} | {check['observed']} | {'yes' if check['met'] else 'NO'} |"
               for check in results["targets"]]
     for scale, data in results["scales"].items():
-        dbt = data["runs"].get("full_refresh", {}).get("dbt") or {}
-        if not dbt:
-            continue
-        lines += ["", f"dbt, {scale} full refresh: {dbt['elapsed_seconds']} s elapsed (2 threads); node seconds by "
-                  "kind: " + ", ".join(f"{kind} {entry['seconds']} s ({entry['nodes']})"
-                                       for kind, entry in sorted(dbt["node_seconds_by_kind"].items())) + ".",
-                  "", "| slowest models | s |", "|---|---:|"]
-        lines += [f"| {node['node'].rsplit('.', 1)[1]} | {node['seconds']} |" for node in dbt["slowest_models"][:8]]
+        for run in ("full_refresh", "incremental"):
+            lines += _dbt_lines(scale, run, data["runs"].get(run, {}).get("dbt") or {})
     lines.append(GENERATED_END)
     return "\n".join(lines)
+
+
+def _dbt_lines(scale: str, run: str, dbt: dict) -> list[str]:
+    """dbt's own elapsed time, node seconds by kind and the slowest models of one run."""
+    if not dbt:
+        return []
+    kinds = ", ".join(f"{kind} {entry['seconds']} s ({entry['nodes']})"
+                      for kind, entry in sorted(dbt["node_seconds_by_kind"].items()))
+    lines = ["", f"dbt, {scale} {run.replace('_', ' ')}: {dbt['elapsed_seconds']} s elapsed (2 threads); "
+             f"node seconds by kind: {kinds}.", "", "| slowest models | s |", "|---|---:|"]
+    lines += [f"| {node['node'].rsplit('.', 1)[1]} | {node['seconds']} |" for node in dbt["slowest_models"][:8]]
+    return lines
 
 
 def write_markdown(path: Path, generated: str) -> None:

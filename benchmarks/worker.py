@@ -51,6 +51,8 @@ def measure(spec: dict) -> dict:
         "success": nightly.success,
         "run_id": nightly.run_id,
         "failures": nightly.failures[:10],
+        "nothing_new_since": nightly.nothing_new_since,
+        "skipped_steps": nightly.skipped_steps,
         "stages": stages,
         "peak_rss_mb": sampler.peak_mb(),
         **rusage_peaks_mb(),

@@ -29,11 +29,16 @@ def test_bench_writes_results_json_and_markdown(tmp_path):
     for name, run in scale["runs"].items():
         assert run["success"], (name, run.get("failures"))
         assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 0 and run["rows_per_second"] > 0
-        assert {"extract", "dbt", "gate", "publish"} <= set(run["stages"]), name
+        stages = {"extract", "dbt"} if name == "nothing_new" else {"extract", "dbt", "gate", "publish"}
+        assert stages <= set(run["stages"]), name
         assert run["ratio_to_floor"] > 0
     assert scale["runs"]["incremental"]["delta"]["rows"] > 0  # one night of new and changed records landed
     assert scale["runs"]["incremental"]["raw_rows"] > scale["runs"]["full_refresh"]["raw_rows"]
     assert scale["runs"]["nothing_new"]["rows_landed"] == 0
+    # nothing new since the incremental run: dbt build, gate and publish skipped
+    assert scale["runs"]["nothing_new"]["nothing_new_since"] == scale["runs"]["incremental"]["run_id"]
+    assert {"quality_gate", "published_warehouse"} <= set(scale["runs"]["nothing_new"]["skipped_steps"])
+    assert scale["runs"]["incremental"]["nothing_new_since"] is None
     assert scale["runs"]["full_refresh"]["dbt"]["slowest_models"]
     assert not (tmp_path / "data" / "T").exists()  # warehouses are removed unless --keep
 
