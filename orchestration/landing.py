@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 
 from orchestration.duck import quote_identifier as _quote
-from orchestration.duck import scalar
 from orchestration.raw_schema import (
     BATCH_ID,
     LOADED_AT,
@@ -92,15 +91,17 @@ def land_batch(
     view = f"_landing_{batch_id.replace('-', '_')}"
     con.register(view, relation)
     try:
-        rows = scalar(con, f"select count(*) from {view}")
-        if rows == 0 and not write_empty:
-            return LandedBatch(obj, batch_id, None, 0)
         target_dir = object_dir(raw_dir, obj)
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / f"{batch_id}.parquet"
         partial = target_dir / f".{batch_id}.parquet.partial"
-        con.execute(f"copy (select {', '.join(select)} from {view}) to '{partial}' "
-                    "(format parquet, compression zstd)").fetchall()
+        # COPY returns the rows it wrote: the relation (often a whole generated or parsed
+        # object) is evaluated once, not once to count and again to write.
+        (rows,) = con.execute(f"copy (select {', '.join(select)} from {view}) to '{partial}' "
+                              "(format parquet, compression zstd)").fetchone()
+        if rows == 0 and not write_empty:
+            partial.unlink()
+            return LandedBatch(obj, batch_id, None, 0)
         _fsync(partial)
         os.replace(partial, target)  # atomic: readers see the whole batch or none of it
         _fsync(target_dir)
