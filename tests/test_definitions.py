@@ -221,10 +221,15 @@ def test_table_metadata_counts_schema_and_preview(tmp_path):
     con.execute("create table marts.fct_x as select range as id, 'a|b' as label, 1.5::double as rate "
                 "from range(12)").fetchall()
     con.execute("create table marts.empty_y (id integer)").fetchall()
+    con.execute("create view marts.v_z as select id from marts.fct_x").fetchall()
     con.close()
     x, y, missing = Relation("marts", "fct_x"), Relation("marts", "empty_y"), Relation("marts", "not_built")
-    found = table_metadata(path, [x, y, missing], preview=[x], column_docs={x: {"rate": "Share won."}})
-    assert set(found) == {x, y}
+    z = Relation("marts", "v_z")
+    found = table_metadata(path, [x, y, z, missing], preview=[x], column_docs={x: {"rate": "Share won."}})
+    assert set(found) == {x, y, z}
+    # a view gets its schema but no count: counting it would run its whole query
+    assert "dagster/row_count" not in found[z]
+    assert [column.name for column in TableMetadataSet.extract(found[z]).column_schema.columns] == ["id"]
     table = TableMetadataSet.extract(found[x])
     assert table.row_count == 12
     assert [(column.name, column.type) for column in table.column_schema.columns] == [

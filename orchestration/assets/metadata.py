@@ -1,7 +1,8 @@
 """Materialization metadata read from the warehouse after dbt: row counts, column schemas, previews.
 
-One information_schema query for every built table's columns, one `union all` of counts, and a
-five-row preview for the marts: cheap on DuckDB, and read only after dbt has closed the file.
+One information_schema query for every built table's columns, one `union all` of the tables'
+counts (not the views': counting a view runs it), and a five-row preview for the marts: cheap on
+DuckDB, and read only after dbt has closed the file.
 """
 
 from __future__ import annotations
@@ -66,14 +67,22 @@ def table_metadata(warehouse_path: Path, relations: Iterable[Relation], preview:
         existing = sorted(columns, key=lambda relation: (relation.schema, relation.table))
         if not existing:
             return {}
+        # A view's count would run its whole query (seconds for a view over millions of touches):
+        # views get their schema only.
+        views = {Relation(schema, table) for schema, table in rows(con, f"""
+                select table_schema, table_name from information_schema.tables
+                where table_type = 'VIEW' and table_schema in ({in_schemas})""")}
+        counted = [relation for relation in existing if relation not in views]
         counts = dict(rows(con, " union all ".join(
-            f"select {index}, count(*) from {relation.sql}" for index, relation in enumerate(existing))))
+            f"select {index}, count(*) from {relation.sql}" for index, relation in enumerate(counted)))) \
+            if counted else {}
         result: dict[Relation, dict[str, Any]] = {}
-        for index, relation in enumerate(existing):
+        for relation in existing:
             result[relation] = {
-                "dagster/row_count": MetadataValue.int(counts[index]),
                 "dagster/column_schema": MetadataValue.table_schema(TableSchema(columns=columns[relation])),
             }
+        for index, relation in enumerate(counted):
+            result[relation]["dagster/row_count"] = MetadataValue.int(counts[index])
         for relation in set(preview) & set(existing):
             cursor = con.execute(f"select * from {relation.sql} limit {PREVIEW_ROWS}")
             names = [description[0] for description in cursor.description]
