@@ -34,6 +34,7 @@ from orchestration.raw_schema import raw_object
 from orchestration.settings import Settings
 
 SCHEMAS = ("staging", "intermediate", "marts")
+LEADS_MODEL = Path("closedloop", "models", "staging", "salesforce", "stg_salesforce__leads.sql")
 BUILD = ("build", "--exclude-resource-type", "test", "unit_test", "--threads", "8")
 
 
@@ -515,7 +516,12 @@ def _probe(settings: Settings) -> dict:
             con, "select opportunity_id, touchpoint_id, touch_type, amount from marts.fct_attribution"
         ):
             attribution.setdefault(opportunity, {})[touch] = (touch_type, amount)
-        return {"touches": touches, "person": person, "mql": mql, "attribution": attribution}
+        # The leads the build just re-derived: its compiled select of stg_salesforce__leads, run
+        # against what it built (its batch bounds are literals, so it selects the same rows again).
+        leads_select = (settings.warehouse_dir / "dbt_target" / "compiled" / LEADS_MODEL).read_text()
+        rederived = {row[0] for row in rows(con, leads_select)}
+        return {"touches": touches, "person": person, "mql": mql, "attribution": attribution,
+                "rederived_leads": rederived}
     finally:
         con.close()
 
@@ -552,6 +558,16 @@ def test_nightly_builds_read_only_new_batches(warehouses):
     applied = (nightly.warehouse_dir / "dbt_target" / "run" / leads).read_text()
     assert "_batch_id > '" in selected
     assert "delete from" in applied and "create table" not in applied
+
+
+def test_nightly_builds_rederive_only_the_keys_they_landed(warehouses):
+    """Step 2 re-lands three leads whose current version sits in step 1's batch, next to other
+    leads: only those three (and one new lead) are re-derived, not every winner of that batch."""
+    *_, probes = warehouses
+    first_batch = {record["Id"] for record in STEPS[0][("salesforce", "Lead")]}
+    landed = {record["Id"] for record in STEPS[1][("salesforce", "Lead")]}
+    assert len(first_batch - landed) >= 3 and len(landed & first_batch) == 3
+    assert probes[1]["rederived_leads"] == landed
 
 
 def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehouses):

@@ -6,8 +6,8 @@
     `changed_raw_rows(source, key, key_columns)` before `current_version(key, ...)`:
     - full build (first run, --full-refresh): every raw row;
     - incremental build: the raw rows of batches after the greatest _batch_id already built, plus,
-      for the keys those rows carry, the raw rows of the batch that holds each key's current
-      version in {{ this }} (its _batch_id). `current_version` then orders these candidates exactly
+      for the keys those rows carry (and only those), the raw rows of the batch that holds each
+      key's current version in {{ this }} (its _batch_id). `current_version` then orders these candidates exactly
       as a full build orders all rows (version, then _batch_id, then _source_row). The order is
       total, so the winner over all batches is the winner over {last winner} + {new rows}: an older
       re-extract landed later loses, a tie goes to the later batch, and a deleted flag follows the
@@ -41,17 +41,32 @@
                     on {{ key_match | join(' and ') }}
             {%- endset -%}
             {%- set winner_batches = run_query(winner_batches_sql).columns[0].values() | list -%}
+            {%- set new_key_match = [] -%}
+            {%- for expression in key -%}
+                {%- do new_key_match.append("new_rows._changed_key_" ~ loop.index ~ " is not distinct from raw_rows._changed_key_"
+                                             ~ loop.index) -%}
+            {%- endfor -%}
             select raw_rows.* exclude ({% for expression in key %}_changed_key_{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %})
-            from ({{ keyed_raw }}
-                  where {{ after }}
-                  {%- if winner_batches %}
-                     or _batch_id in ({% for batch in winner_batches %}{{ dbt.string_literal(batch) }}{{ ', ' if not loop.last }}{% endfor %})
-                  {%- endif %}) as raw_rows
-            where raw_rows.{{ after }}
-                or exists (
+            from (
+                {{ keyed_raw }}
+                where {{ after }}
+                {%- if winner_batches %}
+                union all
+                {#- the current winner of each key the new rows carry: only those keys, not every
+                    winner of the (often initial, whole-object) batches that hold them #}
+                select raw_rows.* from ({{ keyed_raw }}
+                    where _batch_id in ({% for batch in winner_batches %}{{ dbt.string_literal(batch) }}{{ ', ' if not loop.last }}{% endfor %})
+                ) as raw_rows
+                where exists (
+                    select 1 from ({{ keyed_raw }} where {{ after }}) as new_rows
+                    where {{ new_key_match | join(' and ') }}
+                )
+                and exists (
                     select 1 from {{ this }} as built
                     where built._batch_id = raw_rows._batch_id and {{ key_match | join(' and ') }}
                 )
+                {%- endif %}
+            ) as raw_rows
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
