@@ -77,7 +77,7 @@ def land_nightly_delta(raw_dir: Path, now: datetime | None = None) -> Delta:
             obj = raw_object(system, name)
             raw = f"read_parquet({_files(raw_dir, system, name)}, union_by_name = true)"
             latest = (f"select * exclude (_loaded_at, _batch_id, _source_file, _source_row) from {raw} "
-                      f"where {_sample(CHANGED_SHARE, key, 'changed')} "
+                      f"where {_sample(CHANGED_SHARE, key, f'changed {now.isoformat()}')} "
                       f"qualify row_number() over (partition by {key} order by _batch_id desc) = 1")
             if system == "salesforce":
                 column, value = edit
@@ -93,7 +93,7 @@ def land_nightly_delta(raw_dir: Path, now: datetime | None = None) -> Delta:
             raw = f"read_parquet({_files(raw_dir, system, name)}, union_by_name = true)"
             relation = con.sql(f"select * exclude (_loaded_at, _batch_id, _source_file, _source_row) "
                                f"replace ({new_id} as {key}) from {raw} "
-                               f"where {_sample(NEW_DAY_SHARE, key, 'new')}")
+                               f"where {_sample(NEW_DAY_SHARE, key, f'new {now.isoformat()}')}")
             new[obj.folder] = land_batch(con, raw_dir, obj, relation, new_batch_id(SOURCE)).rows
     finally:
         con.close()
