@@ -7,18 +7,21 @@ row count and column schema from the warehouse, and each mart a five-row preview
 """
 
 
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetObservation, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
@@ -230,6 +233,12 @@ class ClosedLoopDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):  # dagster-dbt 0.29 private hook
         return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:  # dagster-dbt 0.29 private hook
+        # dagster-dbt runs `dbt --version` (3.5 s here) to learn this; DBT_EXECUTABLE is the dbt of
+        # this interpreter's environment, so it is the installed dbt-core's version.
+        return version.parse(importlib.metadata.version("dbt-core"))
 
 
 def dbt_resource() -> DbtCliResource:
