@@ -10,7 +10,7 @@ its own process (so peak memory belongs to that run):
 
 It writes benchmarks/results.json (merged per scale, so `--scales L` alone keeps S and M) and
 the generated part of benchmarks/RESULTS.md. Scales: `--scales S,M` or CLOSEDLOOP_BENCH_SCALES,
-names from SCALES or `name=people` (e.g. `T=200`); default S,M.
+names from SCALES or `name=people` (e.g. `T=200`); default S,M,L.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from benchmarks.measure import STEPS as STEP_STAGES
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 SCALES = {"S": 10_000, "M": 1_000_000, "L": 5_000_000}
-DEFAULT_SCALES = "S,M"
+DEFAULT_SCALES = "S,M,L"
 RUNS = ("full_refresh", "incremental", "nothing_new")
 STAGES = ("land_delta", "extract", "dbt", "gate", "publish")
 TARGETS = {  # issue 9, on 2 cores / 24 GB
