@@ -127,6 +127,8 @@ def dbt_run_results(run_id: str, top: int = 12) -> dict:
     return {
         "run_results": str(path),
         "elapsed_seconds": round(data.get("elapsed_time") or 0.0, 2),
+        # dbt's worker threads (profiles.yml `threads`), as the nodes report them
+        "threads": len({result.get("thread_id") for result in data.get("results", [])} - {None}),
         "node_seconds_by_kind": by_type,
         "slowest_models": [node for node in slowest if node["node"].startswith("model.")][:top],
         "slowest_tests": [node for node in slowest if node["node"].startswith("test.")][:5],

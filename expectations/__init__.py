@@ -5,6 +5,6 @@ the publish step refuses to publish unless it succeeded.
 """
 
 from .result import CheckResult, GateResult
-from .runner import run_gate
+from .runner import preload_great_expectations, run_gate
 
-__all__ = ["CheckResult", "GateResult", "run_gate"]
+__all__ = ["CheckResult", "GateResult", "preload_great_expectations", "run_gate"]

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,35 @@ def evaluate(con: duckdb.DuckDBPyConnection, plan: Plan, columns: dict[str, list
     return [results[index] for index in range(len(plan.checks))]
 
 
+def _import_great_expectations() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations  # noqa: F401
+    import great_expectations.expectations  # noqa: F401
+
+
+def preload_great_expectations() -> threading.Thread:
+    """Import Great Expectations in a background thread (about 5 s of one core, every run).
+
+    For a caller about to wait on something else in the process that will then run the gate: the
+    dbt step waits on the dbt subprocess, and in an in-process run the gate step follows in the
+    same interpreter, so the import is off the nightly run's critical path. An import error is
+    left for the gate's own import to raise.
+    """
+    def load() -> None:
+        try:
+            _import_great_expectations()
+        except Exception as error:  # noqa: BLE001 - the gate's import reports it
+            log.debug("preloading Great Expectations failed: %s", error)
+
+    thread = threading.Thread(target=load, name="preload-great-expectations", daemon=True)
+    thread.start()
+    return thread
+
+
 def validate_frames(plan: Plan, frames: dict[str, pd.DataFrame], by_frame: dict[str, list[int]], *,
                     docs_dir: str | Path | None, run_name: str) -> dict[int, list[dict[str, Any]]]:
     """One GX suite and checkpoint per frame; returns, per check index, its expectations' outcomes."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    _import_great_expectations()
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.core.run_identifier import RunIdentifier

@@ -31,7 +31,8 @@ def run_nightly(settings: Settings, *, full_refresh: bool = False, accept_volume
 
     job = defs.resolve_job_def("nightly")
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}, "ops": {
-        "dbt_models": {"config": {"full_refresh": full_refresh}},
+        # steps run one after another in this process: the dbt step can import the gate's library
+        "dbt_models": {"config": {"full_refresh": full_refresh, "preload_gate": True}},
         "quality_gate": {"config": {"accept_volume_change": accept_volume_change}},
     }}
     instance = instance or DagsterInstance.ephemeral()

@@ -207,7 +207,8 @@ def test_one_row_per_person_of_the_identity_map(warehouse):
 
 
 def test_chain_and_link_without_email_resolve_to_one_person(warehouse):
-    keys = dict(((t, i), p) for t, i, p in rows(warehouse, "select * from intermediate.int_person_keys"))
+    keys = dict(((t, i), p) for t, i, p in rows(
+        warehouse, "select record_type, record_id, person_id from intermediate.int_person_keys"))
     assert keys[("lead", "LA")] == keys[("contact", "CA")] == keys[("hubspot_contact", "201")] == PERSON_A
     assert keys[("lead", "LB")] == keys[("hubspot_contact", "202")] == PERSON_B
     assert ("lead", "LC") not in keys

@@ -7,6 +7,8 @@ the specific check must fail with its failing examples.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -425,3 +427,19 @@ def test_failure_report_lists_examples(warehouse: Path, tmp_path: Path):
     assert not result.success
     summary = (docs / "gate_summary.html").read_text()
     assert "FAILED" in summary and "weights_sum_to_1" in summary and "o1" in summary
+
+
+def test_preloading_imports_great_expectations_off_the_calling_thread():
+    # A fresh interpreter: the suite's own process may have imported GX already.
+    script = (
+        "import sys, threading\n"
+        "from expectations import preload_great_expectations\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "thread = preload_great_expectations()\n"
+        "assert thread is not threading.current_thread() and thread.daemon\n"
+        "thread.join(120)\n"
+        "assert 'great_expectations.expectations' in sys.modules, sorted(sys.modules)[:5]\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parents[1])
+    assert completed.returncode == 0, completed.stderr[-2000:]

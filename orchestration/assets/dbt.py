@@ -23,6 +23,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Asset
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
+from expectations import preload_great_expectations
 from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
@@ -87,6 +88,9 @@ TRANSLATOR = ClosedLoopDbtTranslator(settings=DagsterDbtTranslatorSettings(enabl
 
 class DbtRunConfig(Config):
     full_refresh: bool = False  # rebuild incremental models from all of raw
+    # Only where the gate step runs in this same process (run_nightly's in-process execution):
+    # import Great Expectations while dbt builds instead of after it.
+    preload_gate: bool = False
 
 
 MANIFEST_PATH = ensure_manifest()
@@ -158,6 +162,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     args = ["build", "--vars", dbt_vars_json(alignment), "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
+    if config.preload_gate:
+        preload_great_expectations()
     events: list[Any] = []
     failure: Exception | None = None
     target_path = _run_target_path(context.run.run_id)

@@ -4,10 +4,6 @@
 
 with
 
-records as (
-    select * from {{ ref('int_identity__records') }}
-),
-
 person_keys as (
     select * from {{ ref('int_person_keys') }}
 ),
@@ -21,14 +17,12 @@ opportunities as (
 ),
 
 record_dates as (
+    -- int_person_keys carries each record's creation instant
     select
-        person_keys.person_id,
-        min(records.created_at) as first_record_created_at
+        person_id,
+        min(created_at) as first_record_created_at
     from person_keys
-    inner join records
-        on person_keys.record_type = records.record_type
-        and person_keys.record_id = records.record_id
-    group by person_keys.person_id
+    group by person_id
 ),
 
 converted_without_opportunity as (

@@ -2,7 +2,9 @@
 -- with the person it belongs to. A person is a connected component of records linked by a
 -- shared normalized email, a lead's conversion into a contact, or a HubSpot contact's
 -- salesforceleadid / salesforcecontactid. `person_id` is md5 of the component's canonical key:
--- its smallest normalized email, else its smallest '<record_type>:<record_id>'.
+-- its smallest normalized email, else its smallest '<record_type>:<record_id>'. Each row also
+-- carries its record's normalized email and creation instant, so the models that need them per
+-- person (int_identity__person_emails, int_funnel__person_crm_dates) do not join the records again.
 
 with
 
@@ -20,6 +22,7 @@ records_in_components as (
         records.record_id,
         records.record_key,
         records.email_normalized,
+        records.created_at,
         node_components.component_id
     from records
     inner join node_components
@@ -38,7 +41,9 @@ final as (
     select
         records_in_components.record_type,
         records_in_components.record_id,
-        {{ dbt.hash('canonical_keys.canonical_key') }} as person_id
+        {{ dbt.hash('canonical_keys.canonical_key') }} as person_id,
+        records_in_components.email_normalized,
+        records_in_components.created_at
     from records_in_components
     inner join canonical_keys
         on records_in_components.component_id = canonical_keys.component_id
