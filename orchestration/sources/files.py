@@ -222,12 +222,12 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
     """JSON lines from `lines`: registry fields (and any other top-level keys) as text; bad lines to `rejected`."""
     for table in ("json_lines", "rejected", "incoming"):
         con.execute(f"drop table if exists {table}").fetchall()
-    con.execute(
+    con.execute(  # one parse of each line for both questions: is it JSON, is it an object
         "create temp table json_lines as select line_no, line, "
-        "case when not json_valid(line) then 'not valid JSON' "
-        "when json_type(try(cast(line as json))) <> 'OBJECT' then "
-        "'not a JSON object (a ' || lower(json_type(try(cast(line as json)))) || ')' end as error "
-        "from lines where trim(line) <> ''"
+        "case when line_type is null then 'not valid JSON' "
+        "when line_type <> 'OBJECT' then 'not a JSON object (a ' || lower(line_type) || ')' end as error "
+        "from (select line_no, line, json_type(try(cast(line as json))) as line_type "
+        "from lines where trim(line) <> '')"
     ).fetchall()
     con.execute("create temp table rejected as select line_no, line_no as line_end, error from json_lines "
                 "where error is not null").fetchall()
@@ -237,17 +237,23 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
                                         "where error is null order by key")]
     extras = [key for key in keys if key.lower() not in registered | reserved]
     columns = list(obj.fields) + extras
-    selected = []
-    for name in columns:
-        pointer = quote_literal("$." + json.dumps(name))
-        nested = obj.fields.get(name) is Kind.JSON  # kept as JSON text; other values as their text
-        value = (f"cast(json_extract(line, {pointer}) as varchar)" if nested
-                 else f"json_extract_string(line, {pointer})")
-        if nested:  # a JSON null is no value, like a missing key
-            value = f"nullif({value}, 'null')"
-        selected.append(f"{value} as {quote_identifier(name)}")
+    # Nested values are kept as JSON text, other values as their text. Each list of paths is read
+    # with one parse of the line (a json_extract per field would parse the line once per field).
+    nested = [name for name in columns if obj.fields.get(name) is Kind.JSON]
+    plain = [name for name in columns if name not in nested]
+    selected = [f"plain_values[{index}] as {quote_identifier(name)}" for index, name in enumerate(plain, 1)]
+    # a JSON null is no value, like a missing key
+    selected += [f"nullif(cast(nested_values[{index}] as varchar), 'null') as {quote_identifier(name)}"
+                 for index, name in enumerate(nested, 1)]
+
+    def paths(names: list[str]) -> str:
+        return "[" + ", ".join(quote_literal("$." + json.dumps(name)) for name in names) + "]"
+
+    extracted = [f"json_extract_string(line, {paths(plain)}) as plain_values"] if plain else []
+    extracted += [f"json_extract(line, {paths(nested)}) as nested_values"] if nested else []
     con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
-                f"line_no as _line_end, cast(null as varchar) as _record from json_lines where error is null"
+                f"line_no as _line_end, cast(null as varchar) as _record "
+                f"from (select line_no, {', '.join(extracted)} from json_lines where error is null)"
                 ).fetchall()
     return _Read(columns, {name.lower() for name in obj.fields})
 
