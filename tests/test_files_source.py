@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -242,3 +243,21 @@ def test_a_file_that_is_not_utf8_fails_naming_the_file(settings, drop):
     (drop / "hubspot" / "forms.jsonl").write_bytes('{"guid": "g1", "name": "Démo"}\n'.encode("latin-1"))
     with pytest.raises(files.DropFolderError, match=r"hubspot/forms.jsonl: cannot be read as UTF-8"):
         files.extract(settings, Alignment(), ["hubspot"])
+
+
+def test_untouched_files_are_skipped_unread_and_a_rewrite_with_the_same_content_does_not_land(
+        settings, drop, monkeypatch):
+    files.extract(settings, Alignment(), ALL)
+    hashed: list[str] = []
+    fingerprint = files._fingerprint
+    monkeypatch.setattr(files, "_fingerprint", lambda path: hashed.append(path.name) or fingerprint(path))
+    again = files.extract(settings, Alignment(), ALL)
+    assert again.batches == [] and hashed == []  # size and modification time as recorded: not read
+    lead = drop / "salesforce" / "Lead-2.csv"
+    lead.write_bytes(lead.read_bytes())  # the same content again, a new modification time
+    stat = lead.stat()
+    os.utime(lead, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    rewritten = files.extract(settings, Alignment(), ALL)
+    assert rewritten.batches == [] and hashed == ["Lead-2.csv"]  # read, found unchanged, not landed
+    hashed.clear()
+    assert files.extract(settings, Alignment(), ALL).batches == [] and hashed == []  # its new time was kept

@@ -17,8 +17,9 @@ A record with a value that does not parse by the rules staging types with (the d
 in `dbt_project/macros/staging/parse_values.sql`), an empty required value, or a line that is
 not CSV / not a JSON object goes to quarantine with file, line, field and reason; the rest of
 the file lands. A missing required column fails the run before anything lands, naming file
-and column. Files already landed with the same content (manifest under
-`<warehouse>/state/files_landed.json`) are skipped on the next run.
+and column. Files already landed (manifest under `<warehouse>/state/files_landed.json`: size,
+modification time and SHA-256 of each) are skipped on the next run: a file with the recorded size
+and time without being read, a rewritten one when its content hashes the same.
 """
 
 from __future__ import annotations
@@ -354,7 +355,21 @@ def _fingerprint_entry(entry: dict | str) -> dict:
     if isinstance(entry, str):  # an earlier manifest wrote "size:sha256"
         size, _, sha256 = entry.partition(":")
         return {"size": int(size), "sha256": sha256}
-    return {"size": entry["size"], "sha256": entry["sha256"]}
+    return {key: entry[key] for key in ("size", "sha256", "mtime_ns") if key in entry}
+
+
+def _same_content(recorded: dict | None, fingerprint: dict) -> bool:
+    return recorded is not None and (recorded["size"], recorded["sha256"]) == (fingerprint["size"],
+                                                                               fingerprint["sha256"])
+
+
+def _untouched(recorded: dict | None, path: Path) -> bool:
+    """Same size and modification time as when it was landed: unchanged without reading it (as git's index
+    does; hashing every export each night would read the whole folder, gigabytes at a million people)."""
+    if recorded is None or "mtime_ns" not in recorded:
+        return False
+    stat = path.stat()
+    return (recorded["size"], recorded["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns)
 
 
 def _save_manifest(path: Path, manifest: dict[str, dict]) -> None:
@@ -369,11 +384,12 @@ def _save_manifest(path: Path, manifest: dict[str, dict]) -> None:
 
 
 def _fingerprint(path: Path) -> dict:
+    stat = path.stat()
     sha = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             sha.update(chunk)
-    return {"size": path.stat().st_size, "sha256": sha.hexdigest()}
+    return {"size": stat.st_size, "sha256": sha.hexdigest(), "mtime_ns": stat.st_mtime_ns}
 
 
 def _unknown_files(drop: Path, systems: Collection[str], known: set[Path]) -> list[str]:
@@ -412,9 +428,15 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str]) 
                 _check_required_columns(obj, _csv_header(path, relative), relative)
         for obj, path in plan:
             relative = path.relative_to(drop).as_posix()
+            recorded = manifest.get(relative)
+            if _untouched(recorded, path):
+                log.info("%s: unchanged since it was landed (size and modification time), skipped", relative)
+                continue
             fingerprint = _fingerprint(path)
-            if manifest.get(relative) == fingerprint:
-                log.info("%s: unchanged since it was landed, skipped", relative)
+            if _same_content(recorded, fingerprint):
+                log.info("%s: rewritten with the content it was landed with, skipped", relative)
+                manifest[relative] = fingerprint  # its new time, so the next run need not read it
+                _save_manifest(manifest_path, manifest)
                 continue
             result = _land_file(con, settings.raw_dir, obj, path, relative, report)
             without_email += result.without_email
