@@ -1,8 +1,9 @@
-"""One night of new and changed records, landed as extra raw batches through `orchestration.landing`.
+"""One night of new and changed records, written to the drop folder as one more export file per object.
 
-The demo generator is deterministic and lands a seed and size once, so a second nightly run on
-demo data finds nothing new. To time an honest incremental night we land, next to the demo
-batches, what one more day in the CRM and marketing tools would add:
+The demo org is written to the drop folder once (benchmarks/drop.py), so a second nightly run finds
+nothing new. To time an honest incremental night we drop, next to the demo exports, what one more
+day in the CRM and marketing tools would add (`<Object>-night-<UTC time>.csv` / `.jsonl`, which the
+nightly run's extract lands like any new export):
 
 - changed records: `CHANGED_SHARE` (0.1%) of the current Leads, Contacts, Accounts,
   Opportunities and HubSpot contacts, re-landed with a newer SystemModstamp / updatedAt
@@ -20,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.drop import write_drop_file
 from orchestration.duck import connect, quote_identifier, scalar
-from orchestration.landing import land_batch, new_batch_id, object_dir
+from orchestration.landing import object_dir
 from orchestration.raw_schema import raw_object
 
-SOURCE = "bench"
 CHANGED_SHARE = 0.001
 NEW_DAY_SHARE = 1 / 730  # the demo spans two years: one day of activity
 SF_STAMP = "%Y-%m-%dT%H:%M:%S.000+0000"
@@ -64,9 +65,11 @@ def _sample(share: float, key_sql: str, salt: str) -> str:
     return f"hash({key_sql}, '{salt}') % 1000000 < {int(share * 1_000_000)}"
 
 
-def land_nightly_delta(raw_dir: Path, now: datetime | None = None) -> Delta:
-    """Land one night of changed and new records under `raw_dir`; returns the rows landed per object."""
+def write_nightly_delta(raw_dir: Path, drop_dir: Path, now: datetime | None = None) -> Delta:
+    """Drop one night of changed and new records (drawn from what `raw_dir` holds) into `drop_dir`;
+    returns the records written per object."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    part = now.strftime("night-%Y%m%dT%H%M%S")
     sf_stamp = now.strftime(SF_STAMP)
     iso_stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     con = connect()
@@ -86,7 +89,7 @@ def land_nightly_delta(raw_dir: Path, now: datetime | None = None) -> Delta:
                 replace = (f"json_merge_patch(properties, json_object('lastmodifieddate', '{iso_stamp}'))::varchar "
                            f"as properties, '{iso_stamp}' as updatedAt")
             relation = con.sql(f"select * replace ({replace}) from ({latest})")
-            changed[obj.folder] = land_batch(con, raw_dir, obj, relation, new_batch_id(SOURCE)).rows
+            changed[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part)[1]
         for system, name, new_id in NEW:
             obj = raw_object(system, name)
             key = obj.key[0]
@@ -94,7 +97,7 @@ def land_nightly_delta(raw_dir: Path, now: datetime | None = None) -> Delta:
             relation = con.sql(f"select * exclude (_loaded_at, _batch_id, _source_file, _source_row) "
                                f"replace ({new_id} as {key}) from {raw} "
                                f"where {_sample(NEW_DAY_SHARE, key, f'new {now.isoformat()}')}")
-            new[obj.folder] = land_batch(con, raw_dir, obj, relation, new_batch_id(SOURCE)).rows
+            new[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part)[1]
     finally:
         con.close()
     return Delta(changed, new)

@@ -1,11 +1,13 @@
 """`make bench` / `python -m benchmarks.run`: time the nightly pipeline at demo scales (issue 9).
 
-For each scale it builds a fresh warehouse from the seeded demo source and times, each run in
-its own process (so peak memory belongs to that run):
+For each scale it writes the seeded demo org to a drop folder as export files (benchmarks.drop,
+not timed) and times, on a fresh warehouse, each run in its own process (so peak memory belongs
+to that run):
 
-1. full refresh, end to end (extract -> dbt -> gate -> publish);
+1. full refresh, end to end: extract from the drop folder -> dbt -> gate -> publish;
 2. the floor: DuckDB reading every raw Parquet file once;
-3. a nightly incremental run after landing one night of new and changed records (benchmarks.delta);
+3. a nightly incremental run after one night of new and changed records was dropped as new
+   export files (benchmarks.delta);
 4. a run with nothing new.
 
 It writes benchmarks/results.json (merged per scale, so `--scales L` alone keeps S and M) and
@@ -30,15 +32,18 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.delta import raw_row_count
+from benchmarks.drop import write_demo_drop
 from benchmarks.floor import scan_floor
 from benchmarks.measure import STEPS as STEP_STAGES
+from orchestration.alignment import load_alignment
+from orchestration.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 SCALES = {"S": 10_000, "M": 1_000_000, "L": 5_000_000}
 DEFAULT_SCALES = "S,M,L"
 RUNS = ("full_refresh", "incremental", "nothing_new")
-STAGES = ("land_delta", "extract", "dbt", "gate", "publish")
+STAGES = ("extract", "dbt", "gate", "publish")
 TARGETS = {  # issue 9, on 2 cores / 24 GB
     "M full refresh": "< 180 s",
     "M incremental": "< 20% of M full refresh",
@@ -101,7 +106,15 @@ def bench_scale(name: str, people: int, data_dir: Path, *, keep: bool) -> dict:
     log_path = data_dir / f"{name}.log"
     log_path.unlink(missing_ok=True)
     print(f"[bench] scale {name}: {people:,} people, warehouse {warehouse}, log {log_path}", flush=True)
-    base = {"warehouse_dir": str(warehouse), "people": people}
+    drop = data_dir / f"{name}-drop"
+    shutil.rmtree(drop, ignore_errors=True)
+    started = time.perf_counter()
+    defaults = Settings()
+    write_demo_drop(drop, people, defaults.demo_seed, load_alignment(defaults.alignment_path))
+    drop_mb = sum(path.stat().st_size for path in drop.rglob("*") if path.is_file()) / 1024 / 1024
+    print(f"[bench] {name} drop folder: demo org written in {time.perf_counter() - started:.1f} s "
+          f"({drop_mb:,.0f} MB, not timed)", flush=True)
+    base = {"warehouse_dir": str(warehouse), "drop_dir": str(drop)}
     runs: dict[str, dict] = {}
 
     def timed(run: str, **spec) -> dict:
@@ -118,7 +131,7 @@ def bench_scale(name: str, people: int, data_dir: Path, *, keep: bool) -> dict:
     runs["full_refresh"] = timed("full_refresh", full_refresh=True)
     floor = scan_floor(warehouse / "raw")
     print(f"[bench] {name} floor (scan raw once): {floor['seconds']} s for {floor['rows']:,} rows", flush=True)
-    runs["incremental"] = timed("incremental", land_delta=True)
+    runs["incremental"] = timed("incremental", drop_delta=True)
     runs["nothing_new"] = timed("nothing_new")
     for result in runs.values():
         if result.get("wall_seconds") and floor["seconds"]:
@@ -126,7 +139,9 @@ def bench_scale(name: str, people: int, data_dir: Path, *, keep: bool) -> dict:
     size_mb = sum(path.stat().st_size for path in warehouse.rglob("*") if path.is_file()) / 1024 / 1024
     if not keep:
         shutil.rmtree(warehouse, ignore_errors=True)
-    return {"people": people, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        shutil.rmtree(drop, ignore_errors=True)
+    return {"people": people, "drop_folder_mb": round(drop_mb, 1),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
             "warehouse_size_mb": round(size_mb, 1), "floor": floor, "runs": runs}
 
@@ -209,7 +224,8 @@ def _dbt_lines(scale: str, run: str, dbt: dict) -> list[str]:
         return []
     kinds = ", ".join(f"{kind} {entry['seconds']} s ({entry['nodes']})"
                       for kind, entry in sorted(dbt["node_seconds_by_kind"].items()))
-    lines = ["", f"dbt, {scale} {run.replace('_', ' ')}: {dbt['elapsed_seconds']} s elapsed (2 threads); "
+    threads = f" ({dbt['threads']} threads)" if dbt.get("threads") else ""
+    lines = ["", f"dbt, {scale} {run.replace('_', ' ')}: {dbt['elapsed_seconds']} s elapsed{threads}; "
              f"node seconds by kind: {kinds}.", "", "| slowest models | s |", "|---|---:|"]
     lines += [f"| {node['node'].rsplit('.', 1)[1]} | {node['seconds']} |" for node in dbt["slowest_models"][:8]]
     return lines

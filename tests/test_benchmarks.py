@@ -32,7 +32,11 @@ def test_bench_writes_results_json_and_markdown(tmp_path):
         stages = {"extract", "dbt"} if name == "nothing_new" else {"extract", "dbt", "gate", "publish"}
         assert stages <= set(run["stages"]), name
         assert run["ratio_to_floor"] > 0
-    assert scale["runs"]["incremental"]["delta"]["rows"] > 0  # one night of new and changed records landed
+    assert scale["drop_folder_mb"] > 0  # the demo org was written as export files
+    # the runs extract from the drop folder: everything landed came through it, the night's delta too
+    assert scale["runs"]["full_refresh"]["rows_landed"] == scale["runs"]["full_refresh"]["raw_rows"]
+    assert scale["runs"]["incremental"]["delta"]["rows"] > 0  # one night of new and changed records dropped
+    assert scale["runs"]["incremental"]["rows_landed"] == scale["runs"]["incremental"]["delta"]["rows"]
     assert scale["runs"]["incremental"]["raw_rows"] > scale["runs"]["full_refresh"]["raw_rows"]
     assert scale["runs"]["nothing_new"]["rows_landed"] == 0
     # nothing new since the incremental run: dbt build, gate and publish skipped
@@ -40,8 +44,43 @@ def test_bench_writes_results_json_and_markdown(tmp_path):
     assert {"quality_gate", "published_warehouse"} <= set(scale["runs"]["nothing_new"]["skipped_steps"])
     assert scale["runs"]["incremental"]["nothing_new_since"] is None
     assert scale["runs"]["full_refresh"]["dbt"]["slowest_models"]
-    assert not (tmp_path / "data" / "T").exists()  # warehouses are removed unless --keep
+    assert not (tmp_path / "data" / "T").exists()  # warehouses and drop folders are removed unless --keep
+    assert not (tmp_path / "data" / "T-drop").exists()
 
     markdown = (out / "RESULTS.md").read_text()
     assert "| T | full refresh |" in markdown and "| T | floor (scan raw) |" in markdown
     assert "2 cores" in markdown or f"{results['machine']['cores']} cores" in markdown
+
+
+def test_drop_folder_lands_the_same_records_as_the_demo_source(tmp_path, monkeypatch):
+    """The bench extracts the demo org from export files: those must land exactly what the demo
+    source lands, split files and reissued versions included, with nothing quarantined."""
+    import duckdb
+
+    from benchmarks import drop
+    from orchestration.alignment import Alignment
+    from orchestration.raw_schema import RAW_OBJECTS
+    from orchestration.settings import Settings
+    from orchestration.sources import demo, files
+
+    monkeypatch.setattr(drop, "ROWS_PER_FILE", 500)  # so the larger objects span several files
+    written = drop.write_demo_drop(tmp_path / "drop", 300, 42, Alignment())
+    assert any(path.name.endswith("-0002.csv") for path in written)  # split
+    assert any(path.name.startswith("Lead-2-") for path in written)  # a second batch of versions
+    from_files = Settings(warehouse_dir=tmp_path / "files", source="files", drop_dir=tmp_path / "drop")
+    report = files.extract(from_files, Alignment(), ["salesforce", "hubspot", "spend"])
+    assert not report.quarantined
+    from_demo = Settings(warehouse_dir=tmp_path / "demo", demo_people=300, demo_seed=42)
+    demo.extract(from_demo, Alignment())
+
+    con = duckdb.connect()
+    lineage = "exclude (_loaded_at, _batch_id, _source_file, _source_row)"
+    for obj in RAW_OBJECTS:
+        if obj.system == "quarantine":
+            continue
+        landed = [f"select * {lineage} from read_parquet('{settings.raw_dir}/{obj.folder}/*.parquet', "
+                  f"union_by_name = true)" for settings in (from_files, from_demo)]
+        counts = con.execute(f"select (select count(*) from ({landed[0]})), "
+                             f"(select count(*) from (({landed[0]}) except all ({landed[1]}))), "
+                             f"(select count(*) from (({landed[1]}) except all ({landed[0]})))").fetchall()[0]
+        assert counts[0] > 0 and counts[1:] == (0, 0), (obj.folder, counts)

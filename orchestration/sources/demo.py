@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +41,7 @@ import duckdb
 from orchestration.alignment import Alignment
 from orchestration.duck import connect, quote_literal, scalar
 from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
-from orchestration.raw_schema import raw_object
+from orchestration.raw_schema import RawObject, raw_object
 from orchestration.settings import Settings
 from orchestration.sources import SYSTEMS, ExtractReport
 
@@ -150,25 +150,10 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
         log.info("demo: generating %s people (seed %s)", f"{settings.demo_people:,}", settings.demo_seed)
         generate(con, settings.demo_people, settings.demo_seed, alignment)
         log.info("demo: generated in %.1fs", time.monotonic() - started)
-        for system, name, sql, reissue in _objects():
-            if system not in systems:
-                continue
-            obj = raw_object(system, name)
-            if reissue is None:
-                batches = [sql]
-            else:  # the current versions once; the first batch holds older versions of the reissued ones
-                con.execute(f"create or replace temp table current_versions as {sql}").fetchall()
-                older = reissue.replace(f"({sql})", "current_versions")
-                assert older != reissue, f"{name}: the older version must derive from the current one"
-                batches = ["select * from current_versions where not _reissued union all "
-                           f"select * from ({older}) where _reissued",
-                           "select * from current_versions where _reissued"]
-            for batch_sql in batches:
-                relation = con.sql(f"select * exclude (_reissued) from ({batch_sql})" if reissue
-                                   else batch_sql)
-                batch = land_batch(con, raw_dir, obj, relation, new_batch_id(SOURCE))
-                report.batches.append(batch)
-                log.info("demo: landed %s: %s rows", obj.folder, f"{batch.rows:,}")
+        for obj, relation in object_batches(con, systems):
+            batch = land_batch(con, raw_dir, obj, relation, new_batch_id(SOURCE))
+            report.batches.append(batch)
+            log.info("demo: landed %s: %s rows", obj.folder, f"{batch.rows:,}")
         unmatched = scalar(con, "select count(*) from anonymous_submissions")
         if "hubspot" in systems:
             report.notes.append(f"{unmatched} form submissions without an email value")
@@ -179,6 +164,30 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
     finally:
         con.close()
     return report
+
+
+def object_batches(con: duckdb.DuckDBPyConnection,
+                   systems: Collection[str] = SYSTEMS) -> Iterator[tuple[RawObject, duckdb.DuckDBPyRelation]]:
+    """The generated org (`generate` first) as the batches an extract brings, in landing order.
+
+    A reissued object (leads, opportunities, HubSpot contacts) comes as two batches: every record
+    at its older version for the reissued ones, then the reissued records' current versions.
+    """
+    for system, name, sql, reissue in _objects():
+        if system not in systems:
+            continue
+        obj = raw_object(system, name)
+        if reissue is None:
+            yield obj, con.sql(sql)
+            continue
+        # the current versions once; the first batch holds older versions of the reissued ones
+        con.execute(f"create or replace temp table current_versions as {sql}").fetchall()
+        older = reissue.replace(f"({sql})", "current_versions")
+        assert older != reissue, f"{name}: the older version must derive from the current one"
+        for batch_sql in ("select * from current_versions where not _reissued union all "
+                          f"select * from ({older}) where _reissued",
+                          "select * from current_versions where _reissued"):
+            yield obj, con.sql(f"select * exclude (_reissued) from ({batch_sql})")
 
 
 # --- SQL helpers ---------------------------------------------------------------------------------
