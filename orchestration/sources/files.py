@@ -49,6 +49,7 @@ FILE_SUFFIX = {"salesforce": ".csv", "spend": ".csv", "hubspot": ".jsonl"}
 HUBSPOT_CONTACT_TIME_PROPERTIES = (
     "createdate", "lastmodifieddate", "hs_analytics_first_timestamp", "hs_lifecyclestage_marketingqualifiedlead_date",
 )
+CONTACT_TIMES = "_contact_times"
 # How a reason names what a value should have been.
 KIND_NAMES = {
     Kind.BOOLEAN: "a boolean (true/false/1/0)",
@@ -103,6 +104,15 @@ def _bad_value_reason(label: str, kind: Kind, value: str) -> str:
             f"{quote_literal(' is not ' + KIND_NAMES[kind])} end")
 
 
+def _with_contact_times(obj: RawObject, table: str) -> str:
+    """`table`, and for HubSpot contacts the time properties the checks read, as one list column: one
+    parse of `properties` per record (each check reads its value three times)."""
+    if not (obj.system == "hubspot" and obj.name == "contacts"):
+        return table
+    paths = ", ".join(quote_literal(f"$.{prop}") for prop in HUBSPOT_CONTACT_TIME_PROPERTIES)
+    return f"(select *, try(json_extract_string(properties, [{paths}])) as {CONTACT_TIMES} from {table})"
+
+
 def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
     """(field, SQL giving the reason or null) for every check a record of `obj` must pass."""
     checks = [(name, f"case when {_text(quote_identifier(name))} is null then "
@@ -111,8 +121,8 @@ def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
         if kind is not Kind.TEXT and name.lower() in present:
             checks.append((name, _bad_value_reason(name, kind, quote_identifier(name))))
     if obj.system == "hubspot" and obj.name == "contacts":
-        for prop in HUBSPOT_CONTACT_TIME_PROPERTIES:
-            value = f"json_extract_string(try(cast(properties as json)), '$.{prop}')"
+        for index, prop in enumerate(HUBSPOT_CONTACT_TIME_PROPERTIES, 1):
+            value = f"{CONTACT_TIMES}[{index}]"  # see _with_contact_times
             checks.append((f"properties.{prop}", _bad_value_reason(f"properties.{prop}", Kind.EPOCH_OR_ISO, value)))
     if obj.system == "hubspot" and obj.name == "forms":
         checks.append(("guid", f"case when {_text('guid')} is null and {_text('id')} is null then "
@@ -233,7 +243,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
     con.execute("create temp table rejected as select line_no, line_no as line_end, error from json_lines "
                 "where error is not null").fetchall()
     registered = {name.lower() for name in obj.fields}
-    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record"}
+    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record", CONTACT_TIMES}
     keys = [key for (key,) in rows(con, "select distinct unnest(json_keys(line)) as key from json_lines "
                                         "where error is null order by key")]
     extras = [key for key in keys if key.lower() not in registered | reserved]
@@ -285,7 +295,7 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
                                       for name, sql in checks) + ")") if checks else "null"
     con.execute("drop table if exists checked").fetchall()
     con.execute(f"create temp table checked as select *, nullif({reason}, '') as _problem, "
-                f"{field} as _problem_field from incoming").fetchall()
+                f"{field} as _problem_field from {_with_contact_times(obj, 'incoming')}").fetchall()
 
     source_file = quote_literal(relative)
     columns = ", ".join(quote_identifier(name) for name in read.columns)
