@@ -89,7 +89,7 @@ def write_nightly_delta(raw_dir: Path, drop_dir: Path, now: datetime | None = No
                 replace = (f"json_merge_patch(properties, json_object('lastmodifieddate', '{iso_stamp}'))::varchar "
                            f"as properties, '{iso_stamp}' as updatedAt")
             relation = con.sql(f"select * replace ({replace}) from ({latest})")
-            changed[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part)[1]
+            changed[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part).rows
         for system, name, new_id in NEW:
             obj = raw_object(system, name)
             key = obj.key[0]
@@ -97,7 +97,7 @@ def write_nightly_delta(raw_dir: Path, drop_dir: Path, now: datetime | None = No
             relation = con.sql(f"select * exclude (_loaded_at, _batch_id, _source_file, _source_row) "
                                f"replace ({new_id} as {key}) from {raw} "
                                f"where {_sample(NEW_DAY_SHARE, key, f'new {now.isoformat()}')}")
-            new[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part)[1]
+            new[obj.folder] = write_drop_file(con, drop_dir, obj, relation, part).rows
     finally:
         con.close()
     return Delta(changed, new)

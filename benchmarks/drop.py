@@ -12,8 +12,10 @@ night's delta (benchmarks/delta.py) adds one more file per object it touches.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -27,8 +29,13 @@ from orchestration.sources.files import FILE_SUFFIX
 ROWS_PER_FILE = 1_000_000
 
 
+class DropFile(NamedTuple):
+    path: Path
+    rows: int
+
+
 def write_drop_file(con: duckdb.DuckDBPyConnection, drop_dir: Path, obj: RawObject,
-                    relation: duckdb.DuckDBPyRelation, part: str | None = None) -> tuple[Path, int]:
+                    relation: duckdb.DuckDBPyRelation, part: str | None = None) -> DropFile:
     """Write `relation` (an object's raw columns) as `<drop>/<system>/<Object>[-<part>].<ext>`;
     returns the file and its record count."""
     folder = Path(drop_dir) / obj.system
@@ -47,7 +54,7 @@ def write_drop_file(con: duckdb.DuckDBPyConnection, drop_dir: Path, obj: RawObje
         ((rows,),) = con.execute(copy).fetchall()
     finally:
         con.unregister(view)
-    return path, rows
+    return DropFile(path, rows)
 
 
 def write_demo_drop(drop_dir: Path, people: int, seed: int, alignment: Alignment) -> list[Path]:
@@ -64,12 +71,12 @@ def write_demo_drop(drop_dir: Path, people: int, seed: int, alignment: Alignment
                         "select row_number() over () as _drop_row, * from _drop_batch_relation").fetchall()
             con.unregister("_drop_batch_relation")
             ((count,),) = con.execute("select count(*) from _drop_batch").fetchall()
-            for part in range(max(1, -(-count // ROWS_PER_FILE))):
+            for part in range(max(1, math.ceil(count / ROWS_PER_FILE))):
                 chunk = con.sql(f"select * exclude (_drop_row) from _drop_batch where _drop_row > "
                                 f"{part * ROWS_PER_FILE} and _drop_row <= {(part + 1) * ROWS_PER_FILE} "
                                 f"order by _drop_row")
                 name = f"{batches[obj.folder]}-{part + 1:04d}"
-                written.append(write_drop_file(con, drop_dir, obj, chunk, name)[0])
+                written.append(write_drop_file(con, drop_dir, obj, chunk, name).path)
         return written
     finally:
         con.close()
