@@ -7,6 +7,7 @@ Parquet back with DuckDB.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -194,7 +195,7 @@ def test_rerun_on_an_unchanged_folder_lands_nothing_and_a_changed_file_lands_aga
     first = files.extract(settings, Alignment(), ALL)
     manifest = json.loads((settings.warehouse_dir / "state" / "files_landed.json").read_text())
     assert manifest["salesforce/Lead-2.csv"]["size"] == (drop / "salesforce" / "Lead-2.csv").stat().st_size
-    assert len(manifest["salesforce/Lead-2.csv"]["sha256"]) == 64 and len(manifest) == 17
+    assert len(manifest["salesforce/Lead-2.csv"]["blake2b"]) == 128 and len(manifest) == 17
     again = files.extract(settings, Alignment(), ALL)
     assert again.batches == [] and again.rows_by_object() == {}
     assert raw(settings, "salesforce/Lead", "count(*)", order="") == [(5,)]
@@ -231,12 +232,31 @@ def test_one_log_line_per_landed_file(settings, caplog):
                for m in landed)
 
 
-def test_stray_quotes_still_land_and_say_lines_are_row_numbers(settings, drop):
-    (drop / "salesforce" / "Task.csv").write_text('Id,Subject\n00T1,5" screen\n00T2,call\n')
+def test_stray_quotes_on_one_line_records_keep_their_lines(settings, drop):
+    # as many records as lines: each record's line is its position, quotes or not
+    (drop / "salesforce" / "Task.csv").write_text('Id,Subject\n00T1,5" screen\n00T2,call')
     report = files.extract(settings, Alignment(), ["salesforce"])
     assert raw(settings, "salesforce/Task", "Id, Subject, _source_row") == [
         ("00T1", '5" screen', 2), ("00T2", "call", 3)]
+    assert not any("stray quote" in note for note in report.notes)
+
+
+def test_stray_quotes_with_multi_line_records_still_land_and_say_lines_are_row_numbers(settings, drop):
+    (drop / "salesforce" / "Task.csv").write_text('Id,Subject\n00T1,5" screen\n00T2,"call\nback"\n00T3,x\n')
+    report = files.extract(settings, Alignment(), ["salesforce"])
+    assert raw(settings, "salesforce/Task", "Id, Subject, _source_row") == [
+        ("00T1", '5" screen', 2), ("00T2", "call\nback", 3), ("00T3", "x", 4)]
     assert any(note.startswith("salesforce/Task.csv:") and "stray quote" in note for note in report.notes)
+
+
+def test_a_bad_value_in_a_file_of_one_line_records_is_quarantined_with_its_line(settings, drop):
+    (drop / "salesforce" / "Task.csv").write_text('Id,Subject,CreatedDate\n00T1,call,2024-03-05 10:00:00\n'
+                                                  '00T2,demo,05/03/2024 10:00\n00T3,mail,\n')
+    files.extract(settings, Alignment(), ["salesforce"])
+    assert quarantined(settings) == [("salesforce/Task.csv", 3, "CreatedDate",
+                                      "CreatedDate: '05/03/2024 10:00' is not a datetime",
+                                      "00T2,demo,05/03/2024 10:00")]
+    assert raw(settings, "salesforce/Task", "Id, _source_row") == [("00T1", 2), ("00T3", 4)]
 
 
 def test_a_file_that_is_not_utf8_fails_naming_the_file(settings, drop):
@@ -249,8 +269,8 @@ def test_untouched_files_are_skipped_unread_and_a_rewrite_with_the_same_content_
         settings, drop, monkeypatch):
     files.extract(settings, Alignment(), ALL)
     hashed: list[str] = []
-    fingerprint = files._fingerprint
-    monkeypatch.setattr(files, "_fingerprint", lambda path: hashed.append(path.name) or fingerprint(path))
+    scan = files._scan
+    monkeypatch.setattr(files, "_scan", lambda path, *digest: hashed.append(path.name) or scan(path, *digest))
     again = files.extract(settings, Alignment(), ALL)
     assert again.batches == [] and hashed == []  # size and modification time as recorded: not read
     lead = drop / "salesforce" / "Lead-2.csv"
@@ -261,3 +281,16 @@ def test_untouched_files_are_skipped_unread_and_a_rewrite_with_the_same_content_
     assert rewritten.batches == [] and hashed == ["Lead-2.csv"]  # read, found unchanged, not landed
     hashed.clear()
     assert files.extract(settings, Alignment(), ALL).batches == [] and hashed == []  # its new time was kept
+
+
+def test_a_manifest_entry_with_a_sha256_digest_still_recognises_a_rewrite(settings, drop):
+    files.extract(settings, Alignment(), ALL)
+    manifest_path = settings.warehouse_dir / "state" / "files_landed.json"
+    manifest = json.loads(manifest_path.read_text())
+    lead = drop / "salesforce" / "Lead-2.csv"
+    manifest["salesforce/Lead-2.csv"] = {"size": lead.stat().st_size,  # as written before blake2b
+                                         "sha256": hashlib.sha256(lead.read_bytes()).hexdigest()}
+    manifest_path.write_text(json.dumps(manifest))
+    assert files.extract(settings, Alignment(), ALL).batches == []
+    lead.write_text(lead.read_text() + "00Q5g00000AbCd9EAF,hal@x.example,Open,2024-03-12 11:00:00,false,false,\n")
+    assert files.extract(settings, Alignment(), ALL).rows_by_object() == {"salesforce/Lead": 3}

@@ -9,8 +9,9 @@ file-name order, so later names are later batches. All reading and checking is D
 over the whole file:
 
 - a CSV is parsed by DuckDB's reader (UTF-8 with or without BOM, quoted fields with
-  newlines); the file is also read as text lines, so every record keeps the line it starts
-  on (header = line 1) and its raw text for quarantine;
+  newlines); every record keeps the line it starts on (header = line 1): its position when the
+  file has as many lines as records (counted while the file is hashed), else from the file's
+  text lines, which quarantine also reads for a record's raw text;
 - a JSON-lines file is read as text lines and parsed with DuckDB's json functions.
 
 A record with a value that does not parse by the rules staging types with (the dbt macros
@@ -18,7 +19,7 @@ in `dbt_project/macros/staging/parse_values.sql`), an empty required value, or a
 not CSV / not a JSON object goes to quarantine with file, line, field and reason; the rest of
 the file lands. A missing required column fails the run before anything lands, naming file
 and column. Files already landed (manifest under `<warehouse>/state/files_landed.json`: size,
-modification time and SHA-256 of each) are skipped on the next run: a file with the recorded size
+modification time and content digest of each) are skipped on the next run: a file with the recorded size
 and time without being read, a rewritten one when its content hashes the same.
 """
 
@@ -50,6 +51,9 @@ HUBSPOT_CONTACT_TIME_PROPERTIES = (
     "createdate", "lastmodifieddate", "hs_analytics_first_timestamp", "hs_lifecyclestage_marketingqualifiedlead_date",
 )
 CONTACT_TIMES = "_contact_times"
+# Content digests the manifest of landed files records, the one written first: blake2b reads about
+# twice as fast as SHA-256 on CPUs without SHA instructions (2.2 GB of exports at a million people).
+DIGESTS = ("blake2b", "sha256")
 # How a reason names what a value should have been.
 KIND_NAMES = {
     Kind.BOOLEAN: "a boolean (true/false/1/0)",
@@ -96,10 +100,11 @@ def _typed(kind: Kind, value: str) -> str:
     }[kind]
 
 
-def _bad_value_reason(label: str, kind: Kind, value: str) -> str:
-    """SQL: "<label>: '<value>' is not <a kind>" when non-empty `value` does not parse, else null."""
+def _bad_value_reason(label: str, kind: Kind, value: str, typed: str | None = None) -> str:
+    """SQL: "<label>: '<value>' is not <a kind>" when non-empty `value` does not parse (`typed`, by
+    default `value` typed the way staging types it, is null), else null."""
     quote = "''''"  # a SQL literal holding one single quote
-    return (f"case when {_text(value)} is not null and {_typed(kind, value)} is null then "
+    return (f"case when {_text(value)} is not null and {typed or _typed(kind, value)} is null then "
             f"{quote_literal(label + ': ')} || {quote} || {value} || {quote} || "
             f"{quote_literal(' is not ' + KIND_NAMES[kind])} end")
 
@@ -117,10 +122,15 @@ def _checks(obj: RawObject, present: set[str]) -> list[tuple[str, str]]:
     """(field, SQL giving the reason or null) for every check a record of `obj` must pass."""
     checks = [(name, f"case when {_text(quote_identifier(name))} is null then "
                      f"{quote_literal(name + ': required value is empty')} end") for name in obj.required]
+    contacts = obj.system == "hubspot" and obj.name == "contacts"
     for name, kind in obj.fields.items():
         if kind is not Kind.TEXT and name.lower() in present:
-            checks.append((name, _bad_value_reason(name, kind, quote_identifier(name))))
-    if obj.system == "hubspot" and obj.name == "contacts":
+            # A contact's properties are parsed once, by _with_contact_times, which gives null exactly
+            # when they are not JSON: the same check as Kind.JSON's without a second parse.
+            typed = f"(case when {CONTACT_TIMES} is not null then true end)" if contacts and name == "properties" \
+                else None
+            checks.append((name, _bad_value_reason(name, kind, quote_identifier(name), typed)))
+    if contacts:
         for index, prop in enumerate(HUBSPOT_CONTACT_TIME_PROPERTIES, 1):
             value = f"{CONTACT_TIMES}[{index}]"  # see _with_contact_times
             checks.append((f"properties.{prop}", _bad_value_reason(f"properties.{prop}", Kind.EPOCH_OR_ISO, value)))
@@ -137,11 +147,19 @@ class _Read:
     columns: list[str]  # the file's own columns, in `incoming`
     present: set[str]  # lower-case names of the columns the file has
     note: str | None = None
+    lines_loaded: bool = False  # temp table `lines` holds this file's text
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop the previous file's temp tables and views of these names."""
+    for name, is_view in rows(con, "select table_name, table_type = 'VIEW' from information_schema.tables "
+                                   "where table_catalog = 'temp' and list_contains(?, table_name)", [list(names)]):
+        con.execute(f"drop {'view' if is_view else 'table'} {quote_identifier(name)}").fetchall()
 
 
 def _load_lines(con: duckdb.DuckDBPyConnection, path: Path, relative: str) -> None:
     """Temp table `lines`: every physical line of the file with its 1-based number (BOM and CR removed)."""
-    con.execute("drop table if exists lines").fetchall()
+    _drop_scratch(con, "lines")
     try:
         con.execute(
             f"create temp table lines as with content as (select string_split(content, chr(10)) as parts "
@@ -180,10 +198,10 @@ def _check_required_columns(obj: RawObject, header: list[str], relative: str) ->
                                   f"(the header has: {', '.join(header)}); add the column to the export")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> _Read:
-    for table in ("parsed", "rejected_errors", "rejected_scans", "row_starts", "rejected", "candidates",
-                  "incoming"):
-        con.execute(f"drop table if exists {table}").fetchall()
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, relative: str, header: list[str],
+              physical_lines: int) -> _Read:
+    _drop_scratch(con, "parsed", "rejected_errors", "rejected_scans", "row_starts", "rejected", "candidates",
+                  "incoming")
     columns = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header) + "}"
     con.execute(  # a table keeps the file's row order (DuckDB preserves insertion order)
         f"create temp table parsed as select * "
@@ -191,6 +209,17 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> 
         f"delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8', ignore_errors = true, "
         f"store_rejects = true, rejects_table = 'rejected_errors', rejects_scan = 'rejected_scans')"
     ).fetchall()
+    read = _Read(header, {name.lower() for name in header})
+    if (scalar(con, "select count(*) from rejected_errors") == 0
+            and scalar(con, "select count(*) from parsed") + 1 == physical_lines):
+        # As many records as lines (header included): every record is one line, in order, so the
+        # record's line is its position; the file's text is only read if a record is quarantined.
+        con.execute("create temp table rejected (line_no bigint, line_end bigint, error varchar)").fetchall()
+        con.execute("create temp view incoming as select *, rowid + 2 as _source_row, rowid + 2 as _line_end, "
+                    "cast(null as varchar) as _record from parsed").fetchall()
+        return read
+    read.lines_loaded = True
+    _load_lines(con, path, relative)
     # Rows from the text lines: a line starts a new CSV row when the quotes before it are balanced. DuckDB
     # numbers rows the same way (header = row 1, blank lines counted), so rejected rows match by number.
     con.execute(
@@ -214,38 +243,37 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> 
     con.execute("create temp table candidates as select line_no, line_end from row_starts "
                 "where row_no > 1 and not blank and row_no not in (select row_no from rejected) "
                 "order by row_no").fetchall()
-    note = None
     if scalar(con, "select count(*) from parsed") == scalar(con, "select count(*) from candidates"):
         con.execute("create temp table incoming as select p.*, c.line_no as _source_row, c.line_end as _line_end, "
                     "cast(null as varchar) as _record from parsed p positional join candidates c").fetchall()
     else:  # quotes inside unquoted values: lines cannot be told apart from rows, so number the rows instead
-        note = ("stray quote characters make CSV rows and lines disagree; "
-                "_source_row holds the data row number + 1, not the line")
+        read.note = ("stray quote characters make CSV rows and lines disagree; "
+                     "_source_row holds the data row number + 1, not the line")
         record = "to_json(struct_pack(" + ", ".join(f"{quote_identifier(n)} := {quote_identifier(n)}"
                                                     for n in header) + "))"
         con.execute(f"create temp table incoming as select *, row_number() over () + 1 as _source_row, "
                     f"cast(null as bigint) as _line_end, cast({record} as varchar) as _record "
                     f"from parsed").fetchall()
-    return _Read(header, {name.lower() for name in header}, note)
+    return read
 
 
 def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
     """JSON lines from `lines`: registry fields (and any other top-level keys) as text; bad lines to `rejected`."""
-    for table in ("json_lines", "rejected", "incoming"):
-        con.execute(f"drop table if exists {table}").fetchall()
-    con.execute(  # one parse of each line for both questions: is it JSON, is it an object
-        "create temp table json_lines as select line_no, line, "
-        "case when line_type is null then 'not valid JSON' "
-        "when line_type <> 'OBJECT' then 'not a JSON object (a ' || lower(line_type) || ')' end as error "
-        "from (select line_no, line, json_type(try(cast(line as json))) as line_type "
-        "from lines where trim(line) <> '')"
+    _drop_scratch(con, "line_keys", "rejected", "incoming")
+    # One parse of each line answers three questions: is it JSON, is it an object, which keys it has
+    # (a line that is not JSON has no keys; one without keys is typed again, to name what it is).
+    con.execute("create temp table line_keys as select line_no, try(json_keys(line)) as keys "
+                "from lines where trim(line) <> ''").fetchall()
+    con.execute(
+        "create temp table rejected as select line_no, line_no as line_end, error from ("
+        "select k.line_no, case when k.keys is null then 'not valid JSON' "
+        "when json_type(l.line) <> 'OBJECT' then 'not a JSON object (a ' || lower(json_type(l.line)) || ')' "
+        "end as error from line_keys k join lines l using (line_no) where k.keys is null or len(k.keys) = 0) "
+        "where error is not null order by line_no"
     ).fetchall()
-    con.execute("create temp table rejected as select line_no, line_no as line_end, error from json_lines "
-                "where error is not null").fetchall()
     registered = {name.lower() for name in obj.fields}
     reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record", CONTACT_TIMES}
-    keys = [key for (key,) in rows(con, "select distinct unnest(json_keys(line)) as key from json_lines "
-                                        "where error is null order by key")]
+    keys = [key for (key,) in rows(con, "select distinct unnest(keys) as key from line_keys order by key")]
     extras = [key for key in keys if key.lower() not in registered | reserved]
     columns = list(obj.fields) + extras
     # Nested values are kept as JSON text, other values as their text. Each list of paths is read
@@ -262,11 +290,14 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
 
     extracted = [f"json_extract_string(line, {paths(plain)}) as plain_values"] if plain else []
     extracted += [f"json_extract(line, {paths(nested)}) as nested_values"] if nested else []
+    good_lines = "trim(line) <> ''"
+    if scalar(con, "select count(*) from rejected"):  # (sorted again below: a join need not keep file order)
+        good_lines += " and line_no not in (select line_no from rejected) order by line_no"
     con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
                 f"line_no as _line_end, cast(null as varchar) as _record "
-                f"from (select line_no, {', '.join(extracted)} from json_lines where error is null)"
+                f"from (select line_no, {', '.join(extracted)} from lines where {good_lines})"
                 ).fetchall()
-    return _Read(columns, {name.lower() for name in obj.fields})
+    return _Read(columns, {name.lower() for name in obj.fields}, lines_loaded=True)
 
 
 # --- landing one file ---
@@ -279,12 +310,12 @@ class _FileResult:
 
 
 def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, path: Path, relative: str,
-               report: ExtractReport) -> _FileResult:
-    _load_lines(con, path, relative)
+               physical_lines: int, report: ExtractReport) -> _FileResult:
     if path.suffix.lower() == ".csv":
-        read = _read_csv(con, path, _csv_header(path, relative))
+        read = _read_csv(con, path, relative, _csv_header(path, relative), physical_lines)
         rejected = "select line_no, line_end, 'malformed CSV row: ' || error as reason from rejected"
     else:
+        _load_lines(con, path, relative)
         read = _read_jsonl(con, obj)
         rejected = "select line_no, line_end, error as reason from rejected"
     if read.note:
@@ -293,20 +324,35 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     reason = "concat_ws('; ', " + ", ".join(sql for _, sql in checks) + ")" if checks else "''"
     field = ("coalesce(" + ", ".join(f"case when ({sql}) is not null then {quote_literal(name)} end"
                                       for name, sql in checks) + ")") if checks else "null"
-    con.execute("drop table if exists checked").fetchall()
-    con.execute(f"create temp table checked as select *, nullif({reason}, '') as _problem, "
-                f"{field} as _problem_field from {_with_contact_times(obj, 'incoming')}").fetchall()
+    _drop_scratch(con, "problems", "failed")
+    # Each record's problem into a narrow table, then the few failing records aside; the rest land
+    # straight from `incoming`. (A filter on the problem itself would make DuckDB inline the checks
+    # into the filter and evaluate shared parts, such as the contact's parsed properties, once per use.)
+    records = _with_contact_times(obj, "incoming")
+    con.execute(f"create temp table problems as select _source_row, nullif({reason}, '') as _problem "
+                f"from {records}").fetchall()
+    con.execute(f"create temp table failed as select r.*, p._problem from {records} r "
+                f"join (select * from problems where _problem is not null) p using (_source_row)").fetchall()
+    passed, in_file_order = "true", ""  # a filter keeps the table's (the file's) order
+    if scalar(con, "select count(*) from failed"):
+        passed, in_file_order = "_source_row not in (select _source_row from failed)", " order by _source_row"
 
     source_file = quote_literal(relative)
     columns = ", ".join(quote_identifier(name) for name in read.columns)
     good = con.sql(f"select {columns}, {source_file} as _source_file, _source_row "
-                   f"from checked where _problem is null")  # in file order: tables keep insertion order
+                   f"from incoming where {passed}{in_file_order}")
     landed = land_batch(con, raw_dir, obj, good, new_batch_id("files"))
     report.batches.append(landed)
 
+    if not read.lines_loaded:  # the raw text of the records quarantined, if any
+        if passed == "true":
+            _drop_scratch(con, "lines")
+            con.execute("create temp table lines (line_no bigint, line varchar)").fetchall()
+        else:
+            _load_lines(con, path, relative)
     bad = con.sql(  # a quarantined record carries its raw text: the lines it spans in the file
-        f"with bad as (select _source_row as source_row, _line_end, _problem_field as field, _problem as reason, "
-        f"_record from checked where _problem is not null "
+        f"with bad as (select _source_row as source_row, _line_end, {field} as field, _problem as reason, "
+        f"_record from failed "
         f"union all select line_no, line_end, null, reason, null from ({rejected})) "
         f"select {quote_literal(obj.system)} as system, {quote_literal(obj.name)} as object, "
         f"{source_file} as source_file, source_row, field, reason, coalesce(_record, (select string_agg("
@@ -325,7 +371,7 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     if obj.system == "hubspot" and obj.name == "form_submissions":
         # The same reading as stg_hubspot__form_submissions: the first value named email (any case), trimmed.
         without_email = scalar(
-            con, "select count(*) from checked where _problem is null and nullif(trim(list_filter("
+            con, f"select count(*) from incoming where {passed} and nullif(trim(list_filter("
                  "try(from_json(\"values\", '[{\"name\": \"VARCHAR\", \"value\": \"VARCHAR\"}]')), "
                  "lambda entry: lower(trim(entry.name)) = 'email')[1].value), '') is null")
     log.info("%s: %d rows landed as %s/%s, %d quarantined", relative, landed.rows, obj.folder, landed.batch_id,
@@ -365,12 +411,12 @@ def _fingerprint_entry(entry: dict | str) -> dict:
     if isinstance(entry, str):  # an earlier manifest wrote "size:sha256"
         size, _, sha256 = entry.partition(":")
         return {"size": int(size), "sha256": sha256}
-    return {key: entry[key] for key in ("size", "sha256", "mtime_ns") if key in entry}
+    return {key: entry[key] for key in ("size", *DIGESTS, "mtime_ns") if key in entry}
 
 
 def _same_content(recorded: dict | None, fingerprint: dict) -> bool:
-    return recorded is not None and (recorded["size"], recorded["sha256"]) == (fingerprint["size"],
-                                                                               fingerprint["sha256"])
+    return recorded is not None and recorded["size"] == fingerprint["size"] and any(
+        recorded.get(digest) == fingerprint[digest] for digest in DIGESTS if digest in fingerprint)
 
 
 def _untouched(recorded: dict | None, path: Path) -> bool:
@@ -393,13 +439,25 @@ def _save_manifest(path: Path, manifest: dict[str, dict]) -> None:
     os.replace(partial, path)
 
 
-def _fingerprint(path: Path) -> dict:
+@dataclass
+class _Scan:
+    fingerprint: dict  # the manifest entry: size, modification time, content digest
+    physical_lines: int  # newline-separated lines, the last one with or without its newline
+
+
+def _scan(path: Path, digest: str = DIGESTS[0]) -> _Scan:
+    """One read of the file: its fingerprint and its number of lines (which tells a CSV whose records
+    are one line each, see _read_csv)."""
     stat = path.stat()
-    sha = hashlib.sha256()
+    hasher = hashlib.new(digest)
+    newlines, last_byte = 0, b"\n"
     with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            sha.update(chunk)
-    return {"size": stat.st_size, "sha256": sha.hexdigest(), "mtime_ns": stat.st_mtime_ns}
+        for chunk in iter(lambda: stream.read(8 << 20), b""):
+            hasher.update(chunk)
+            newlines += chunk.count(b"\n")
+            last_byte = chunk[-1:]
+    fingerprint = {"size": stat.st_size, digest: hasher.hexdigest(), "mtime_ns": stat.st_mtime_ns}
+    return _Scan(fingerprint, newlines + (last_byte != b"\n"))
 
 
 def _unknown_files(drop: Path, systems: Collection[str], known: set[Path]) -> list[str]:
@@ -442,15 +500,16 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str]) 
             if _untouched(recorded, path):
                 log.info("%s: unchanged since it was landed (size and modification time), skipped", relative)
                 continue
-            fingerprint = _fingerprint(path)
-            if _same_content(recorded, fingerprint):
+            # an entry from before blake2b is compared by the digest it has
+            scan = _scan(path, next((digest for digest in DIGESTS if recorded and digest in recorded), DIGESTS[0]))
+            if _same_content(recorded, scan.fingerprint):
                 log.info("%s: rewritten with the content it was landed with, skipped", relative)
-                manifest[relative] = fingerprint  # its new time, so the next run need not read it
+                manifest[relative] = scan.fingerprint  # its new time, so the next run need not read it
                 _save_manifest(manifest_path, manifest)
                 continue
-            result = _land_file(con, settings.raw_dir, obj, path, relative, report)
+            result = _land_file(con, settings.raw_dir, obj, path, relative, scan.physical_lines, report)
             without_email += result.without_email
-            manifest[relative] = fingerprint
+            manifest[relative] = scan.fingerprint
             _save_manifest(manifest_path, manifest)  # only once the file's batches are in place
         report.notes += _unknown_files(drop, systems, {path for _, path in plan})
         if without_email:
