@@ -84,3 +84,23 @@ def test_drop_folder_lands_the_same_records_as_the_demo_source(tmp_path, monkeyp
                              f"(select count(*) from (({landed[0]}) except all ({landed[1]}))), "
                              f"(select count(*) from (({landed[1]}) except all ({landed[0]})))").fetchall()[0]
         assert counts[0] > 0 and counts[1:] == (0, 0), (obj.folder, counts)
+
+
+def test_every_nightly_delta_has_records_of_each_kind_even_for_a_small_org(tmp_path):
+    """The harness's night of changes is sampled by hash share; a small org must still get a
+    changed and a new record of each kind every night (else the bench smoke test can land nothing)."""
+    from datetime import UTC, datetime, timedelta
+
+    from benchmarks.delta import CHANGED, NEW, write_nightly_delta
+    from orchestration.alignment import Alignment
+    from orchestration.settings import Settings
+    from orchestration.sources import demo
+
+    settings = Settings(warehouse_dir=tmp_path / "wh", demo_people=60, demo_seed=7)
+    demo.extract(settings, Alignment())
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    for night in range(12):
+        delta = write_nightly_delta(settings.raw_dir, tmp_path / f"drop-{night}", start + timedelta(days=night))
+        assert set(delta.changed) == {f"{system}/{name}" for system, name, *_ in CHANGED}
+        assert set(delta.new) == {f"{system}/{name}" for system, name, _ in NEW}
+        assert all(rows >= 1 for rows in (*delta.changed.values(), *delta.new.values())), (night, delta)
