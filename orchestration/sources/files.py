@@ -257,8 +257,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, relative: str, header:
     return read
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
-    """JSON lines from `lines`: registry fields (and any other top-level keys) as text; bad lines to `rejected`."""
+def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, relative: str) -> _Read:
+    """JSON lines from the file's `lines`: registry fields (and any other top-level keys) as text; bad lines
+    to `rejected`."""
+    _load_lines(con, path, relative)
     _drop_scratch(con, "line_keys", "rejected", "incoming")
     # One parse of each line answers three questions: is it JSON, is it an object, which keys it has
     # (a line that is not JSON has no keys; one without keys is typed again, to name what it is).
@@ -290,13 +292,13 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject) -> _Read:
 
     extracted = [f"json_extract_string(line, {paths(plain)}) as plain_values"] if plain else []
     extracted += [f"json_extract(line, {paths(nested)}) as nested_values"] if nested else []
-    good_lines = "trim(line) <> ''"
-    if scalar(con, "select count(*) from rejected"):  # (sorted again below: a join need not keep file order)
-        good_lines += " and line_no not in (select line_no from rejected) order by line_no"
+    kept, in_file_order = "true", ""  # a filter keeps the table's (the file's) order; a join need not
+    if scalar(con, "select count(*) from rejected"):
+        kept, in_file_order = "line_no not in (select line_no from rejected)", " order by line_no"
     con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
                 f"line_no as _line_end, cast(null as varchar) as _record "
-                f"from (select line_no, {', '.join(extracted)} from lines where {good_lines})"
-                ).fetchall()
+                f"from (select line_no, {', '.join(extracted)} from lines where trim(line) <> '' and {kept}"
+                f"{in_file_order})").fetchall()
     return _Read(columns, {name.lower() for name in obj.fields}, lines_loaded=True)
 
 
@@ -315,8 +317,7 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
         read = _read_csv(con, path, relative, _csv_header(path, relative), physical_lines)
         rejected = "select line_no, line_end, 'malformed CSV row: ' || error as reason from rejected"
     else:
-        _load_lines(con, path, relative)
-        read = _read_jsonl(con, obj)
+        read = _read_jsonl(con, obj, path, relative)
         rejected = "select line_no, line_end, error as reason from rejected"
     if read.note:
         report.notes.append(f"{relative}: {read.note}")
@@ -328,13 +329,14 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     # Each record's problem into a narrow table, then the few failing records aside; the rest land
     # straight from `incoming`. (A filter on the problem itself would make DuckDB inline the checks
     # into the filter and evaluate shared parts, such as the contact's parsed properties, once per use.)
-    records = _with_contact_times(obj, "incoming")
     con.execute(f"create temp table problems as select _source_row, nullif({reason}, '') as _problem "
-                f"from {records}").fetchall()
-    con.execute(f"create temp table failed as select r.*, p._problem from {records} r "
-                f"join (select * from problems where _problem is not null) p using (_source_row)").fetchall()
-    passed, in_file_order = "true", ""  # a filter keeps the table's (the file's) order
-    if scalar(con, "select count(*) from failed"):
+                f"from {_with_contact_times(obj, 'incoming')}").fetchall()
+    failing = ("(select i.*, p._problem from incoming i join (select * from problems where _problem is not null) p "
+               "using (_source_row))")  # the checks' inputs again (for the field named) for these records only
+    con.execute(f"create temp table failed as select * from {_with_contact_times(obj, failing)}").fetchall()
+    any_failed = bool(scalar(con, "select count(*) from failed"))
+    passed, in_file_order = "true", ""  # a filter keeps the table's (the file's) order; a join need not
+    if any_failed:
         passed, in_file_order = "_source_row not in (select _source_row from failed)", " order by _source_row"
 
     source_file = quote_literal(relative)
@@ -345,11 +347,11 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     report.batches.append(landed)
 
     if not read.lines_loaded:  # the raw text of the records quarantined, if any
-        if passed == "true":
+        if any_failed:
+            _load_lines(con, path, relative)
+        else:
             _drop_scratch(con, "lines")
             con.execute("create temp table lines (line_no bigint, line varchar)").fetchall()
-        else:
-            _load_lines(con, path, relative)
     bad = con.sql(  # a quarantined record carries its raw text: the lines it spans in the file
         f"with bad as (select _source_row as source_row, _line_end, {field} as field, _problem as reason, "
         f"_record from failed "
