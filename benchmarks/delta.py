@@ -67,7 +67,7 @@ def _sample(share: float, key_sql: str, salt: str, raw: str) -> str:
     gave an empty night about one time in twelve)."""
     hashed = f"hash({key_sql}, '{salt}')"
     return (f"({hashed} % 1000000 < {int(share * 1_000_000)} "
-            f"or {hashed} = (select min(hash({key_sql}, '{salt}')) from {raw}))")
+            f"or {hashed} = (select min({hashed}) from {raw}))")
 
 
 def write_nightly_delta(raw_dir: Path, drop_dir: Path, now: datetime | None = None) -> Delta:
