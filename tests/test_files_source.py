@@ -294,3 +294,68 @@ def test_a_manifest_entry_with_a_sha256_digest_still_recognises_a_rewrite(settin
     assert files.extract(settings, Alignment(), ALL).batches == []
     lead.write_text(lead.read_text() + "00Q5g00000AbCd9EAF,hal@x.example,Open,2024-03-12 11:00:00,false,false,\n")
     assert files.extract(settings, Alignment(), ALL).rows_by_object() == {"salesforce/Lead": 3}
+
+
+def _landed_hubspot(settings: Settings) -> dict[str, list[tuple]]:
+    """Every landed HubSpot record (all columns but the batch's id and load time) and the quarantine."""
+    con = connect()
+    try:
+        landed = {}
+        for folder in sorted((settings.raw_dir / "hubspot").iterdir()):
+            columns = [name for (name,) in rows(con, f"select column_name from (describe select * from "
+                                                     f"'{folder}/*.parquet') where column_name not in "
+                                                     f"('_batch_id', '_loaded_at')")]
+            landed[folder.name] = rows(con, f"select {', '.join(columns)} from '{folder}/*.parquet' "
+                                            f"order by _source_file, _source_row")
+    finally:
+        con.close()
+    return landed | {"quarantine": quarantined(settings)}
+
+
+def test_json_lines_land_the_same_read_whole_or_line_by_line(tmp_path, drop, monkeypatch):
+    # Values that text can spell in more than one way, keys the registry lacks or spells in another case,
+    # nulls, nested values given as text, CRLF line ends, and a record that fails a value check.
+    (drop / "hubspot" / "contacts-2.jsonl").write_bytes(
+        b'{"id": 156, "ID": "x", "properties": {"createdate": "1709632800000", "hubspotscore": 1.50}, '
+        b'"createdAt": 1709632800000, "score": 1e3, "archived": null, "associations": null, '
+        b'"source": {"a": [1, 2.0]}}\r\n'
+        b'{"id": "157", "properties": "{\\"email\\": \\"as text\\"}", "createdAt": "2024-03-05T10:00:00Z", '
+        b'"archived": "true", "note": "caf\\u00e9 \\"quoted\\""}\r\n'
+        b'{"id": "158", "properties": {"createdate": "yesterday"}, "createdAt": 1709632800000}\r\n')
+    parsed: list[bool] = []
+    parse_objects = files._parse_objects
+    monkeypatch.setattr(files, "_parse_objects", lambda *args: parsed.append(parse_objects(*args)) or parsed[-1])
+
+    def land(name: str, min_line_bytes: int) -> dict[str, list[tuple]]:
+        monkeypatch.setattr(files, "OBJECT_READ_MIN_LINE_BYTES", min_line_bytes)
+        settings = Settings(source="files", drop_dir=drop, warehouse_dir=tmp_path / name)
+        files.extract(settings, Alignment(), ["hubspot"])
+        return _landed_hubspot(settings)
+
+    whole = land("whole", 0)
+    assert parsed == [True] * 6  # every file parsed whole
+    parsed.clear()
+    line_by_line = land("lines", 1 << 30)
+    assert parsed == [False] * 6
+    assert whole == line_by_line
+    landed = raw(Settings(warehouse_dir=tmp_path / "whole"), "hubspot/contacts",
+                 "id, properties, createdAt, archived, associations, note, score, source, _source_row",
+                 order="_source_file = 'hubspot/contacts-2.jsonl', _source_row")[-2:]
+    assert landed == [
+        ("156", '{"createdate":"1709632800000","hubspotscore":1.5}', "1709632800000", None, None, None, "1000.0",
+         '{"a":[1,2.0]}', 1),
+        ("157", '"{\\"email\\": \\"as text\\"}"', "2024-03-05T10:00:00Z", "true", None, 'café "quoted"', None,
+         None, 2),
+    ]
+    assert whole["quarantine"] == [(
+        "hubspot/contacts-2.jsonl", 3, "properties.createdate",
+        "properties.createdate: 'yesterday' is not a time (epoch milliseconds or ISO 8601)",
+        '{"id": "158", "properties": {"createdate": "yesterday"}, "createdAt": 1709632800000}')]
+
+
+def test_a_file_with_a_line_that_is_no_object_is_read_line_by_line(settings, drop, monkeypatch):
+    monkeypatch.setattr(files, "OBJECT_READ_MIN_LINE_BYTES", 0)
+    (drop / "hubspot" / "forms.jsonl").write_text('{"guid": "g1", "name": "Demo"}\n\n{"guid": "g2"}\nnull\n')
+    files.extract(settings, Alignment(), ["hubspot"])
+    assert raw(settings, "hubspot/forms", "guid, _source_row") == [("g1", 1), ("g2", 3)]
+    assert quarantined(settings) == [("hubspot/forms.jsonl", 4, None, "not a JSON object (a null)", "null")]

@@ -12,7 +12,9 @@ over the whole file:
   newlines); every record keeps the line it starts on (header = line 1): its position when the
   file has as many lines as records (counted while the file is hashed), else from the file's
   text lines, which quarantine also reads for a record's raw text;
-- a JSON-lines file is read as text lines and parsed with DuckDB's json functions.
+- a JSON-lines file of long lines whose every line is one JSON object is parsed once by DuckDB's
+  JSON reader (a record's line is its position); any other is read as text lines and parsed with
+  DuckDB's json functions, which name the lines that are not JSON objects.
 
 A record with a value that does not parse by the rules staging types with (the dbt macros
 in `dbt_project/macros/staging/parse_values.sql`), an empty required value, or a line that is
@@ -54,6 +56,9 @@ CONTACT_TIMES = "_contact_times"
 # Content digests the manifest of landed files records, the one written first: blake2b reads about
 # twice as fast as SHA-256 on CPUs without SHA instructions (2.2 GB of exports at a million people).
 DIGESTS = ("blake2b", "sha256")
+# JSON-lines files whose lines average at least this many bytes are parsed by DuckDB's JSON reader
+# (see _parse_objects), shorter ones line by line.
+OBJECT_READ_MIN_LINE_BYTES = 256
 # How a reason names what a value should have been.
 KIND_NAMES = {
     Kind.BOOLEAN: "a boolean (true/false/1/0)",
@@ -257,11 +262,51 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, relative: str, header:
     return read
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, relative: str) -> _Read:
-    """JSON lines from the file's `lines`: registry fields (and any other top-level keys) as text; bad lines
-    to `rejected`."""
-    _load_lines(con, path, relative)
+def _parse_objects(con: duckdb.DuckDBPyConnection, path: Path, physical_lines: int) -> bool:
+    """Temp table `objects`: each line's JSON object as a map of key -> JSON value, in file order, when
+    every line of the file is one JSON object. False when some line is not (blank, not JSON, not an
+    object, a key twice, a byte order mark): then the file is read line by line to say which.
+
+    DuckDB's JSON reader parses each line once, in parallel; its values are written as the JSON
+    functions write them (the same parser), so both readings land the same text. Building a map costs
+    per key, the line-by-line reading per byte (three parses), so only files of long lines are read
+    this way (at a million people: contacts 9.4 -> 5.6 s, form submissions 5.5 -> 2.9 s; email
+    events, ~130 bytes a line, 3.4 -> 3.7 s).
+    """
+    _drop_scratch(con, "objects")
+    if physical_lines == 0 or path.stat().st_size / physical_lines < OBJECT_READ_MIN_LINE_BYTES:
+        return False
+    try:
+        con.execute(f"create temp table objects as select object from read_json({quote_literal(str(path))}, "
+                    f"format = 'newline_delimited', records = false, "
+                    f"columns = {{'object': 'MAP(VARCHAR, JSON)'}})").fetchall()
+    except duckdb.Error:
+        return False
+    # a blank line is skipped and a `null` line is a null map: either leaves a line without an object
+    return scalar(con, "select count(object) from objects") == physical_lines
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, relative: str,
+                physical_lines: int) -> _Read:
+    """JSON lines: registry fields (and any other top-level keys) as text; bad lines to `rejected`."""
     _drop_scratch(con, "line_keys", "rejected", "incoming")
+    if _parse_objects(con, path, physical_lines):
+        # Every line is an object: a record's line is its position (as for a CSV of one-line records),
+        # and the file's text is only read if a record is quarantined.
+        con.execute("create temp table rejected (line_no bigint, line_end bigint, error varchar)").fetchall()
+        keys = [key for (key,) in rows(con, "select distinct unnest(map_keys(object)) as key from objects "
+                                            "order by key")]
+        columns, plain, nested = _jsonl_columns(obj, keys)
+        selected = [f"json_extract_string(object[{quote_literal(name)}], '$') as {quote_identifier(name)}"
+                    for name in plain]
+        selected += [f"nullif(cast(object[{quote_literal(name)}] as varchar), 'null') as {quote_identifier(name)}"
+                     for name in nested]  # a JSON null is no value, like a missing key
+        con.execute(f"create temp table incoming as select {', '.join(selected)}, rowid + 1 as _source_row, "
+                    f"rowid + 1 as _line_end, cast(null as varchar) as _record from objects").fetchall()
+        _drop_scratch(con, "objects")
+        return _Read(columns, {name.lower() for name in obj.fields})
+    _drop_scratch(con, "objects")
+    _load_lines(con, path, relative)
     # One parse of each line answers three questions: is it JSON, is it an object, which keys it has
     # (a line that is not JSON has no keys; one without keys is typed again, to name what it is).
     con.execute("create temp table line_keys as select line_no, try(json_keys(line)) as keys "
@@ -273,15 +318,10 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, rela
         "end as error from line_keys k join lines l using (line_no) where k.keys is null or len(k.keys) = 0) "
         "where error is not null order by line_no"
     ).fetchall()
-    registered = {name.lower() for name in obj.fields}
-    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record", CONTACT_TIMES}
     keys = [key for (key,) in rows(con, "select distinct unnest(keys) as key from line_keys order by key")]
-    extras = [key for key in keys if key.lower() not in registered | reserved]
-    columns = list(obj.fields) + extras
+    columns, plain, nested = _jsonl_columns(obj, keys)
     # Nested values are kept as JSON text, other values as their text. Each list of paths is read
     # with one parse of the line (a json_extract per field would parse the line once per field).
-    nested = [name for name in columns if obj.fields.get(name) is Kind.JSON]
-    plain = [name for name in columns if name not in nested]
     selected = [f"plain_values[{index}] as {quote_identifier(name)}" for index, name in enumerate(plain, 1)]
     # a JSON null is no value, like a missing key
     selected += [f"nullif(cast(nested_values[{index}] as varchar), 'null') as {quote_identifier(name)}"
@@ -302,6 +342,17 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, rela
     return _Read(columns, {name.lower() for name in obj.fields}, lines_loaded=True)
 
 
+def _jsonl_columns(obj: RawObject, keys: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The columns a JSON-lines file lands (registry fields, then the file's other top-level keys),
+    split into those kept as text and those kept as JSON text (the registry's nested fields)."""
+    registered = {name.lower() for name in obj.fields}
+    reserved = {name.lower() for name in LINEAGE_COLUMNS} | {"_line_end", "_record", CONTACT_TIMES}
+    extras = [key for key in keys if key.lower() not in registered | reserved]
+    columns = list(obj.fields) + extras
+    nested = [name for name in columns if obj.fields.get(name) is Kind.JSON]
+    return columns, [name for name in columns if name not in nested], nested
+
+
 # --- landing one file ---
 
 @dataclass
@@ -317,7 +368,7 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
         read = _read_csv(con, path, relative, _csv_header(path, relative), physical_lines)
         rejected = "select line_no, line_end, 'malformed CSV row: ' || error as reason from rejected"
     else:
-        read = _read_jsonl(con, obj, path, relative)
+        read = _read_jsonl(con, obj, path, relative, physical_lines)
         rejected = "select line_no, line_end, error as reason from rejected"
     if read.note:
         report.notes.append(f"{relative}: {read.note}")
