@@ -1,4 +1,4 @@
--- Per person, what their touches add up to: total score, first touch (time and channel) and,
+-- Per person, what their touches add up to: total score, first touch (time, channel, campaign) and,
 -- for a fit person, the touch at which cumulative points (touches in touched_at, then
 -- touchpoint_id order; every touch type counts) first reach mql.score_threshold.
 
@@ -18,6 +18,7 @@ ordered as (
         person_id,
         touched_at,
         channel,
+        campaign_id,
         points,
         row_number() over (partition by person_id order by touched_at, touchpoint_id) as touch_number,
         -- summed as decimals so fractional points reach the threshold exactly
@@ -33,7 +34,8 @@ first_touches as (
     select
         person_id,
         touched_at as first_touch_at,
-        channel as first_channel
+        channel as first_channel,
+        campaign_id as first_touch_campaign_id
     from ordered
     where touch_number = 1
 ),
@@ -65,6 +67,7 @@ final as (
         coalesce(totals.score, cast(0 as double)) as score,
         first_touches.first_touch_at,
         coalesce(first_touches.first_channel, 'no_touch') as first_channel,
+        first_touches.first_touch_campaign_id,
         mql_touches.mql_at,
         mql_touches.mql_touchpoint_id
     from persons
