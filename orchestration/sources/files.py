@@ -332,13 +332,11 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, rela
 
     extracted = [f"json_extract_string(line, {paths(plain)}) as plain_values"] if plain else []
     extracted += [f"json_extract(line, {paths(nested)}) as nested_values"] if nested else []
-    kept, in_file_order = "true", ""  # a filter keeps the table's (the file's) order; a join need not
-    if scalar(con, "select count(*) from rejected"):
-        kept, in_file_order = "line_no not in (select line_no from rejected)", " order by line_no"
+    kept = _not_in(con, "line_no", "rejected")
     con.execute(f"create temp table incoming as select {', '.join(selected)}, line_no as _source_row, "
                 f"line_no as _line_end, cast(null as varchar) as _record "
-                f"from (select line_no, {', '.join(extracted)} from lines where trim(line) <> '' and {kept}"
-                f"{in_file_order})").fetchall()
+                f"from (select line_no, {', '.join(extracted)} from lines where trim(line) <> '' and {kept.where}"
+                f"{kept.order_by})").fetchall()
     return _Read(columns, {name.lower() for name in obj.fields}, lines_loaded=True)
 
 
@@ -351,6 +349,22 @@ def _jsonl_columns(obj: RawObject, keys: list[str]) -> tuple[list[str], list[str
     columns = list(obj.fields) + extras
     nested = [name for name in columns if obj.fields.get(name) is Kind.JSON]
     return columns, [name for name in columns if name not in nested], nested
+
+
+@dataclass(frozen=True)
+class _Kept:
+    where: str  # a filter keeping the rows
+    order_by: str  # the clause that puts them back in file order, when needed
+    any_excluded: bool
+
+
+def _not_in(con: duckdb.DuckDBPyConnection, key: str, excluded: str) -> _Kept:
+    """The rows whose `key` is not in temp table `excluded`, in file order. With nothing excluded the
+    filter is `true`, which keeps the table's (the file's) order; the anti-join a `not in` becomes
+    need not, so only then are the rows sorted by `key` again."""
+    if not scalar(con, f"select count(*) from {excluded}"):
+        return _Kept("true", "", any_excluded=False)
+    return _Kept(f"{key} not in (select {key} from {excluded})", f" order by {key}", any_excluded=True)
 
 
 # --- landing one file ---
@@ -385,20 +399,17 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     failing = ("(select i.*, p._problem from incoming i join (select * from problems where _problem is not null) p "
                "using (_source_row))")  # the checks' inputs again (for the field named) for these records only
     con.execute(f"create temp table failed as select * from {_with_contact_times(obj, failing)}").fetchall()
-    any_failed = bool(scalar(con, "select count(*) from failed"))
-    passed, in_file_order = "true", ""  # a filter keeps the table's (the file's) order; a join need not
-    if any_failed:
-        passed, in_file_order = "_source_row not in (select _source_row from failed)", " order by _source_row"
+    passed = _not_in(con, "_source_row", "failed")
 
     source_file = quote_literal(relative)
     columns = ", ".join(quote_identifier(name) for name in read.columns)
     good = con.sql(f"select {columns}, {source_file} as _source_file, _source_row "
-                   f"from incoming where {passed}{in_file_order}")
+                   f"from incoming where {passed.where}{passed.order_by}")
     landed = land_batch(con, raw_dir, obj, good, new_batch_id("files"))
     report.batches.append(landed)
 
     if not read.lines_loaded:  # the raw text of the records quarantined, if any
-        if any_failed:
+        if passed.any_excluded:
             _load_lines(con, path, relative)
         else:
             _drop_scratch(con, "lines")
@@ -424,7 +435,7 @@ def _land_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, obj: RawObject, pa
     if obj.system == "hubspot" and obj.name == "form_submissions":
         # The same reading as stg_hubspot__form_submissions: the first value named email (any case), trimmed.
         without_email = scalar(
-            con, f"select count(*) from incoming where {passed} and nullif(trim(list_filter("
+            con, f"select count(*) from incoming where {passed.where} and nullif(trim(list_filter("
                  "try(from_json(\"values\", '[{\"name\": \"VARCHAR\", \"value\": \"VARCHAR\"}]')), "
                  "lambda entry: lower(trim(entry.name)) = 'email')[1].value), '') is null")
     log.info("%s: %d rows landed as %s/%s, %d quarantined", relative, landed.rows, obj.folder, landed.batch_id,
