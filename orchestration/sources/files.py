@@ -162,6 +162,11 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection, *names: str) -> None:
         con.execute(f"drop {'view' if is_view else 'table'} {quote_identifier(name)}").fetchall()
 
 
+def _nothing_rejected(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty temp table `rejected`: the reader refused no line of the file."""
+    con.execute("create temp table rejected (line_no bigint, line_end bigint, error varchar)").fetchall()
+
+
 def _load_lines(con: duckdb.DuckDBPyConnection, path: Path, relative: str) -> None:
     """Temp table `lines`: every physical line of the file with its 1-based number (BOM and CR removed)."""
     _drop_scratch(con, "lines")
@@ -219,7 +224,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, relative: str, header:
             and scalar(con, "select count(*) from parsed") + 1 == physical_lines):
         # As many records as lines (header included): every record is one line, in order, so the
         # record's line is its position; the file's text is only read if a record is quarantined.
-        con.execute("create temp table rejected (line_no bigint, line_end bigint, error varchar)").fetchall()
+        _nothing_rejected(con)
         con.execute("create temp view incoming as select *, rowid + 2 as _source_row, rowid + 2 as _line_end, "
                     "cast(null as varchar) as _record from parsed").fetchall()
         return read
@@ -264,8 +269,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, relative: str, header:
 
 def _parse_objects(con: duckdb.DuckDBPyConnection, path: Path, physical_lines: int) -> bool:
     """Temp table `objects`: each line's JSON object as a map of key -> JSON value, in file order, when
-    every line of the file is one JSON object. False when some line is not (blank, not JSON, not an
-    object, a key twice, a byte order mark): then the file is read line by line to say which.
+    every line of the file is one JSON object. False, leaving no `objects`, when some line is not
+    (blank, not JSON, not an object, a key twice, a byte order mark): then the file is read line by
+    line to say which.
 
     DuckDB's JSON reader parses each line once, in parallel; its values are written as the JSON
     functions write them (the same parser), so both readings land the same text. Building a map costs
@@ -283,7 +289,10 @@ def _parse_objects(con: duckdb.DuckDBPyConnection, path: Path, physical_lines: i
     except duckdb.Error:
         return False
     # a blank line is skipped and a `null` line is a null map: either leaves a line without an object
-    return scalar(con, "select count(object) from objects") == physical_lines
+    if scalar(con, "select count(object) from objects") != physical_lines:
+        _drop_scratch(con, "objects")
+        return False
+    return True
 
 
 def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, relative: str,
@@ -293,7 +302,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, rela
     if _parse_objects(con, path, physical_lines):
         # Every line is an object: a record's line is its position (as for a CSV of one-line records),
         # and the file's text is only read if a record is quarantined.
-        con.execute("create temp table rejected (line_no bigint, line_end bigint, error varchar)").fetchall()
+        _nothing_rejected(con)
         keys = [key for (key,) in rows(con, "select distinct unnest(map_keys(object)) as key from objects "
                                             "order by key")]
         columns, plain, nested = _jsonl_columns(obj, keys)
@@ -305,7 +314,6 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, obj: RawObject, path: Path, rela
                     f"rowid + 1 as _line_end, cast(null as varchar) as _record from objects").fetchall()
         _drop_scratch(con, "objects")
         return _Read(columns, {name.lower() for name in obj.fields})
-    _drop_scratch(con, "objects")
     _load_lines(con, path, relative)
     # One parse of each line answers three questions: is it JSON, is it an object, which keys it has
     # (a line that is not JSON has no keys; one without keys is typed again, to name what it is).

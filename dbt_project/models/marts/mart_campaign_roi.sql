@@ -1,8 +1,9 @@
 -- Campaign ROI: every non-deleted Salesforce campaign x attribution model. cost = ActualCost
 -- (0 when empty) + ad spend under the campaign's name, in the reporting currency; touches and
 -- people from the campaign's touchpoints; mqls_first_touch = MQLs whose earliest touch belongs
--- to the campaign (int_funnel__person_scores finds each person's earliest touch); attributed figures from the fct_attribution rows of the campaign. Every
--- cost-per figure and roi is null when its denominator is 0.
+-- to the campaign (int_funnel__person_scores finds each person's earliest touch); attributed
+-- figures from the fct_attribution rows of the campaign. Every cost-per figure and roi is null
+-- when its denominator is 0.
 
 with
 
