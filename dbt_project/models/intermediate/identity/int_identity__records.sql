@@ -1,19 +1,47 @@
 -- One row per non-deleted source record that can be a person: Salesforce leads and contacts,
 -- HubSpot contacts. Each record starts in the identity graph at its node: its normalized
 -- email when it has one (so records sharing an email share a node), else the record itself.
+--
+-- Incremental by record: a record's row follows from its own staging row alone, so a nightly
+-- build re-derives only the records whose staging rows changed since its last build (their
+-- _batch_id after the marks in int_identity__records__state_marks) and replaces exactly those
+-- (strategy replace_partitions; a record deleted or archived since is emptied). A missing state
+-- rebuilds every record; --full-refresh rebuilds from scratch.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='record_key',
+    tombstone_column='node_id',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql(identity_record_models(), dbt.string_literal('no rules'))) }}",
+    ],
+) }}
+
+{%- set marks = read_incremental_marks(this.schema, []) %}
+{#- nightly: only the staging rows changed since the marks -#}
+{%- set changed = {} %}
+{%- for model_name in identity_record_models() %}
+    {%- do changed.update({model_name: 'true' if marks is none else changed_since(marks, model_name)}) %}
+{%- endfor %}
 
 with
 
 leads as (
     select * from {{ ref('stg_salesforce__leads') }}
+    where {{ changed['stg_salesforce__leads'] }}
 ),
 
 contacts as (
     select * from {{ ref('stg_salesforce__contacts') }}
+    where {{ changed['stg_salesforce__contacts'] }}
 ),
 
 hubspot_contacts as (
     select * from {{ ref('stg_hubspot__contacts') }}
+    where {{ changed['stg_hubspot__contacts'] }}
 ),
 
 lead_records as (
@@ -66,7 +94,7 @@ normalized as (
     where record_id is not null
 ),
 
-final as (
+derived as (
     select
         record_type,
         record_id,
@@ -76,6 +104,35 @@ final as (
         coalesce('email:' || email_normalized, record_key) as node_id,
         created_at
     from normalized
+),
+
+final as (
+    select * from derived
+    {%- if is_incremental() %}
+
+    union all
+
+    -- one tombstone per re-derived record (deleted and archived ones too): replace_partitions
+    -- empties the record first
+    select
+        cast(null as {{ dbt.type_string() }}) as record_type,
+        cast(null as {{ dbt.type_string() }}) as record_id,
+        record_key,
+        cast(null as {{ dbt.type_string() }}) as email_normalized,
+        cast(null as {{ dbt.type_string() }}) as node_id,
+        cast(null as timestamp) as created_at
+    from (
+        select 'lead:' || lead_id as record_key from leads
+        union all
+        select 'contact:' || contact_id as record_key from contacts
+        union all
+        select 'hubspot_contact:' || hubspot_contact_id as record_key from hubspot_contacts
+        {%- if marks is none %}
+        union all
+        select record_key from {{ this }}
+        {%- endif %}
+    ) as rederived
+    {%- endif %}
 )
 
 select * from final
