@@ -5,8 +5,117 @@
 -- its smallest normalized email, else its smallest '<record_type>:<record_id>'. Each row also
 -- carries its record's normalized email and creation instant, so the models that need them per
 -- person (int_identity__person_emails, int_funnel__person_crm_dates) do not join the records again.
+--
+-- Incremental by person: a record's node and links follow from staging rows, so only the
+-- components holding a record whose staging row changed since the last build (its _batch_id
+-- after the marks in int_person_keys__state_marks) can change. A nightly build takes every
+-- person of the last build that holds a changed record, shares a node with one now, or is linked
+-- to one now; recomputes the components of all their current records and the changed ones
+-- (nothing outside that set shares a node or a link with it: an unchanged record keeps its node
+-- and links, so anything joined to the set now was in one of its people before) with the same
+-- propagation as a full build (macros/identity/identity_components.sql), and replaces exactly
+-- those people (strategy replace_partitions). A missing state recomputes every person.
 
-with
+{#- only while parsing: the incremental branch reads these #}
+{%- if not execute %}
+-- depends_on: {{ ref('stg_salesforce__leads') }} {{ ref('stg_salesforce__contacts') }} {{ ref('stg_hubspot__contacts') }}
+-- depends_on: {{ ref('int_identity__record_links') }}
+{%- endif %}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='record_id',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql(identity_record_models(), dbt.string_literal('no rules'))) }}",
+    ],
+) }}
+
+{%- set marks = read_incremental_marks(this.schema, []) %}
+
+with recursive
+
+{% if is_incremental() -%}
+
+changed_record_keys as (
+    -- every record whose staging row changed since the marks (all of them without marks),
+    -- deleted and archived ones included
+    {%- for model_name, record_type, id_column in [
+        ('stg_salesforce__leads', 'lead', 'lead_id'),
+        ('stg_salesforce__contacts', 'contact', 'contact_id'),
+        ('stg_hubspot__contacts', 'hubspot_contact', 'hubspot_contact_id')] %}
+    select '{{ record_type }}:' || {{ id_column }} as record_key
+    from {{ ref(model_name) }}
+    {%- if marks is not none %}
+    where {{ changed_since(marks, model_name) }}
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+previous_keys as (
+    select record_type || ':' || record_id as record_key, person_id
+    from {{ this }}
+),
+
+current_records as (
+    select * from {{ ref('int_identity__records') }}
+),
+
+current_links as (
+    select * from {{ ref('int_identity__record_links') }}
+),
+
+changed_records as (
+    select * from current_records
+    where record_key in (select record_key from changed_record_keys)
+),
+
+touched_record_keys as (
+    select record_key from changed_record_keys
+    union all
+    -- records that share a node with a changed record now
+    select record_key from current_records
+    where node_id in (select node_id from changed_records)
+    union all
+    -- records linked to a changed record now (links join live records only)
+    select to_record_key from current_links
+    where from_record_key in (select record_key from changed_records)
+    union all
+    select from_record_key from current_links
+    where to_record_key in (select record_key from changed_records)
+),
+
+affected_people as (
+    select distinct person_id from previous_keys
+    where record_key in (select record_key from touched_record_keys)
+),
+
+records as (
+    select * from current_records
+    where record_key in (select record_key from touched_record_keys)
+        or record_key in (
+            select record_key from previous_keys
+            where person_id in (select person_id from affected_people)
+        )
+),
+
+links as (
+    select * from current_links
+    where from_record_key in (select record_key from records)
+        and to_record_key in (select record_key from records)
+),
+
+nodes as (
+    select distinct node_id from records
+),
+
+{{ identity_component_ctes('nodes', 'links') }},
+
+{%- else -%}
 
 records as (
     select * from {{ ref('int_identity__records') }}
@@ -15,6 +124,8 @@ records as (
 node_components as (
     select * from {{ ref('int_identity__node_components') }}
 ),
+
+{%- endif %}
 
 records_in_components as (
     select
@@ -37,7 +148,7 @@ canonical_keys as (
     group by component_id
 ),
 
-final as (
+keyed as (
     select
         records_in_components.record_type,
         records_in_components.record_id,
@@ -47,6 +158,24 @@ final as (
     from records_in_components
     inner join canonical_keys
         on records_in_components.component_id = canonical_keys.component_id
+),
+
+final as (
+    select * from keyed
+    {%- if is_incremental() %}
+
+    union all
+
+    -- one tombstone per person of the last build whose records are recomputed:
+    -- replace_partitions empties the person first
+    select
+        cast(null as {{ dbt.type_string() }}) as record_type,
+        cast(null as {{ dbt.type_string() }}) as record_id,
+        person_id,
+        cast(null as {{ dbt.type_string() }}) as email_normalized,
+        cast(null as timestamp) as created_at
+    from affected_people
+    {%- endif %}
 )
 
 select * from final
