@@ -1,13 +1,15 @@
 """Incremental builds make exactly what a full refresh makes.
 
 Raw lands in four nightly steps into warehouse A, and dbt builds after each step (staging
-incremental: only the new batches are read; int_touchpoints and fct_attribution incremental:
-only the affected people and opportunities are recomputed). Warehouse B gets the same raw files
+incremental: only the new batches are read; the identity records and map incremental: only the
+changed records and the people they touch are recomputed; int_touchpoints and fct_attribution
+incremental: only the affected people and opportunities are recomputed). Warehouse B gets the same raw files
 at the end and one `--full-refresh` build. Every table in staging, intermediate and marts must
 hold the same rows in both. The steps cover a newer SystemModstamp landing later, an older
 re-extract landing later (it must lose), a tie on SystemModstamp (the later batch wins), two
 versions inside one batch (the later _source_row wins), a deletion landing later, new records,
-and HubSpot contacts ordered by updatedAt; and for touches and attribution: an identity merge
+and HubSpot contacts ordered by updatedAt; for the identity map: a lead whose email edit joins a
+person keyed by another of its emails; and for touches and attribution: an identity merge
 (a HubSpot contact with touches gets salesforceleadid), a split (an email edit takes a lead out
 of its person), new touches of an existing person, a campaign Type change, a form renamed into
 a demo form, a first-visit source change (a form's fallback channel), a deleted lead with
@@ -164,6 +166,11 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _lead("00Q_SPLIT", "2024-02-01T00:00:00Z", "Qualified", "split@example.com", **_converted("006_S")),
             # Deleted in step 3, with touches and an opportunity.
             _lead("00Q_GONE", "2024-02-01T00:00:00Z", "Qualified", "gone@example.com", **_converted("006_G")),
+            # One person of two emails (lead b-two@, its contact a-two@): keyed by a-two@, the smaller.
+            _lead("00Q_TWO", "2024-02-01T00:00:00Z", "Qualified", "b-two@example.com", ConvertedContactId="003_TWO",
+                  IsConverted="true", ConvertedDate="2024-03-01"),
+            # Its own person until step 4 edits its email to b-two@: it joins 00Q_TWO's person by email.
+            _lead("00Q_JOINER", "2024-02-01T00:00:00Z", "Open", "joiner@example.com"),
         ],
         ("salesforce", "Contact"): [
             {
@@ -178,6 +185,14 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "Id": "003_M",
                 "AccountId": "001_A",
                 "Email": "merge-lead@example.com",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-03-01T00:00:00Z",
+            },
+            {
+                "Id": "003_TWO",
+                "AccountId": "001_A",
+                "Email": "a-two@example.com",
                 "CreatedDate": "2024-03-01T00:00:00Z",
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-03-01T00:00:00Z",
@@ -442,6 +457,10 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
         ],
     },
     {
+        # JOIN BY EMAIL: the lead's new email is the larger of an existing person's two.
+        ("salesforce", "Lead"): [
+            _lead("00Q_JOINER", "2024-04-01T00:00:00Z", "Open", "b-two@example.com"),
+        ],
         # A new contact role on an existing opportunity: 003_X's touches join 006_S.
         ("salesforce", "OpportunityContactRole"): [
             {
@@ -581,6 +600,17 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
         assert "delete from" in applied and "create table" not in applied, model
 
 
+def test_nightly_builds_recompute_only_changed_records_and_their_people(warehouses):
+    nightly, *_ = warehouses
+    for model in ("int_identity__records.sql", "int_person_keys.sql"):
+        path = Path("closedloop", "models", "intermediate", "identity", model)
+        selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
+        applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
+        # only the staging rows changed since the model's marks, replaced in place
+        assert "_batch_id > '" in selected, model
+        assert "delete from" in applied and "create table" not in applied, model
+
+
 def test_incremental_builds_equal_a_full_refresh_table_by_table(warehouses):
     _, after_steps, _, rebuilt, _ = warehouses
     built = after_steps[-1]
@@ -627,6 +657,9 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     """The equality above only proves something if the steps really change these rows."""
     *_, probes = warehouses
     first, second, third, last = probes
+    # JOIN BY EMAIL (step 4): the lead takes the person of the two-email pair, keyed by the other email.
+    assert first["person"]["00Q_TWO"] == first["person"]["003_TWO"] != first["person"]["00Q_JOINER"]
+    assert last["person"]["00Q_JOINER"] == last["person"]["00Q_TWO"] == first["person"]["00Q_TWO"]
     # MERGE (step 2): HubSpot contact 504 joins lead 00Q_MERGE's person; its touches follow it into 006_M.
     assert first["person"]["504"] != first["person"]["00Q_MERGE"]
     assert second["person"]["504"] == second["person"]["00Q_MERGE"] == second["person"]["003_M"]
