@@ -97,9 +97,3 @@
     select {{ columns }} from {{ changed }}
     where {{ tombstone }} is not null
 {%- endmacro %}
-
-
-{#- The staging models a record of the identity graph (int_identity__records) is derived from. -#}
-{% macro identity_record_models() -%}
-    {{- return(['stg_salesforce__leads', 'stg_salesforce__contacts', 'stg_hubspot__contacts']) -}}
-{%- endmacro %}

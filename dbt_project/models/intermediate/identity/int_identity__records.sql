@@ -16,15 +16,15 @@
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
-                                    incremental_marks_sql(identity_record_models(), dbt.string_literal('no rules'))) }}",
+                                    identity_marks_sql()) }}",
     ],
 ) }}
 
 {%- set marks = read_incremental_marks(this.schema, []) %}
 {#- nightly: only the staging rows changed since the marks -#}
 {%- set changed = {} %}
-{%- for model_name in identity_record_models() %}
-    {%- do changed.update({model_name: 'true' if marks is none else changed_since(marks, model_name)}) %}
+{%- for source in identity_record_sources() %}
+    {%- do changed.update({source.model: 'true' if marks is none else changed_since(marks, source.model)}) %}
 {%- endfor %}
 
 with
@@ -122,11 +122,7 @@ final as (
         cast(null as {{ dbt.type_string() }}) as node_id,
         cast(null as timestamp) as created_at
     from (
-        select 'lead:' || lead_id as record_key from leads
-        union all
-        select 'contact:' || contact_id as record_key from contacts
-        union all
-        select 'hubspot_contact:' || hubspot_contact_id as record_key from hubspot_contacts
+        {{ changed_identity_record_keys_sql(marks) }}
         {%- if marks is none %}
         union all
         select record_key from {{ this }}

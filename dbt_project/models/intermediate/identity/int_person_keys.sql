@@ -30,7 +30,7 @@
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
-                                    incremental_marks_sql(identity_record_models(), dbt.string_literal('no rules'))) }}",
+                                    identity_marks_sql()) }}",
     ],
 ) }}
 
@@ -41,19 +41,7 @@ with recursive
 {% if is_incremental() -%}
 
 changed_record_keys as (
-    -- every record whose staging row changed since the marks (all of them without marks),
-    -- deleted and archived ones included
-    {%- for model_name, record_type, id_column in [
-        ('stg_salesforce__leads', 'lead', 'lead_id'),
-        ('stg_salesforce__contacts', 'contact', 'contact_id'),
-        ('stg_hubspot__contacts', 'hubspot_contact', 'hubspot_contact_id')] %}
-    select '{{ record_type }}:' || {{ id_column }} as record_key
-    from {{ ref(model_name) }}
-    {%- if marks is not none %}
-    where {{ changed_since(marks, model_name) }}
-    {%- endif %}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
+    {{ changed_identity_record_keys_sql(marks) }}
 ),
 
 previous_keys as (
