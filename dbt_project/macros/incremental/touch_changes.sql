@@ -1,16 +1,18 @@
-{#- Which touches may have changed since the build that left `marks` and `previous_person_keys`
-    (the identity map of that build). A touch's row follows from its source row, its campaign
-    (type) or form (name), its person (through the identity map: a record id or a normalized
-    email), the person's first visit (form fallback channel) and the rules (vars, seeds: the
-    fingerprint). So the touches of these people may differ, and no others:
-    - every person, before and now, of a record (lead, contact, HubSpot contact) whose person_id
-      changed between the two identity maps (merges, splits, deletions, new records);
-    - every person, before and now, of a record whose staging row changed (an email edit can move
-      an email, and the form submissions and email events carrying it, without moving the
-      record; an edited HubSpot contact changes its visit and so its person's form channels);
+{#- Which touches may have changed since the build that left `marks`; `identity_people` is a
+    `select partition_key` of the people int_person_keys replaced since then (replaced_since: every
+    person whose records' person_id changed, before and now, is one of them). A touch's row follows
+    from its source row, its campaign (type) or form (name), its person (through the identity map: a
+    record id or a normalized email), the person's first visit (form fallback channel) and the rules
+    (vars, seeds: the fingerprint). So the touches of these people may differ, and no others:
+    - every person the identity map replaced (merges, splits, deletions, new records);
+    - every person of a record whose staging row changed (an email edit can move an email, and the
+      form submissions and email events carrying it, without moving the record; an edited HubSpot
+      contact changes its visit and so its person's form channels); its person before, if another,
+      is one of the replaced;
     - the person now of every changed touch source (new or edited campaign member, email event,
-      form submission), of every member of a changed campaign and every submission of a changed
-      form.
+      form submission), of every member of a changed campaign or of a lead in a replaced person
+      (a member whose lead left the map falls back to its contact), and every submission of a
+      changed form.
     A changed source row can also leave the person it had: rows come back as `touchpoint_id`s
     (`sf_cm:`, `hs_email:`) for the caller to look up in what it built (an edited form submission
     keeps its email, it is part of the submission's key, so it keeps its person but through the
@@ -51,28 +53,15 @@
 {%- endmacro %}
 
 
-{% macro touch_changes(marks, previous_person_keys) -%}
+{% macro touch_changes(marks, identity_people) -%}
 with
 
-changes_previous_keys as (
-    select record_type, record_id, person_id from {{ previous_person_keys }}
+changes_identity_people as (
+    {{ identity_people }}
 ),
 
 changes_current_keys as (
     select record_type, record_id, person_id from {{ ref('int_person_keys') }}
-),
-
-changes_identity_moves as (
-    select
-        coalesce(changes_previous_keys.record_type, changes_current_keys.record_type) as record_type,
-        coalesce(changes_previous_keys.record_id, changes_current_keys.record_id) as record_id,
-        changes_previous_keys.person_id as previous_person_id,
-        changes_current_keys.person_id as current_person_id
-    from changes_previous_keys
-    full outer join changes_current_keys
-        on changes_previous_keys.record_type = changes_current_keys.record_type
-        and changes_previous_keys.record_id = changes_current_keys.record_id
-    where changes_previous_keys.person_id is distinct from changes_current_keys.person_id
 ),
 
 changes_records as (
@@ -90,12 +79,6 @@ changes_records as (
 ),
 
 changes_record_people as (
-    select changes_previous_keys.person_id
-    from changes_previous_keys
-    inner join changes_records
-        on changes_previous_keys.record_type = changes_records.record_type
-        and changes_previous_keys.record_id = changes_records.record_id
-    union all
     select changes_current_keys.person_id
     from changes_current_keys
     inner join changes_records
@@ -111,7 +94,9 @@ changes_campaigns as (
 
 changes_moved_leads as (
     -- a member whose lead left (or joined) the identity map falls back to (from) its contact
-    select record_id as lead_id from changes_identity_moves where record_type = 'lead'
+    select record_id as lead_id from changes_current_keys
+    where record_type = 'lead'
+        and person_id in (select partition_key from changes_identity_people)
     union all
     select record_id as lead_id from changes_records where record_type = 'lead'
 ),
@@ -163,9 +148,7 @@ changes_email_people as (
 ),
 
 changes_people as (
-    select previous_person_id as person_id from changes_identity_moves
-    union all
-    select current_person_id as person_id from changes_identity_moves
+    select partition_key as person_id from changes_identity_people
     union all
     select person_id from changes_record_people
     union all

@@ -8,9 +8,10 @@
 -- own figures (created, close, won/lost, amount in the reporting currency: a new conversion
 -- rate shows here) or whose people or their MQL touches (fct_lead_funnel.mql_touchpoint_id)
 -- differ from the snapshots kept in fct_attribution__state_*, one of whose people's touches
--- may have changed (touch_changes, against this model's own identity map and marks), or that
--- held a touch that left its person. Deleted opportunities are emptied. Other rules (an edited
--- seed or var: the fingerprint) or a missing state rebuild every opportunity.
+-- may have changed (touch_changes, against this model's own marks and the identity map's log of the
+-- people it replaced since), or that held a touch that left its person. Deleted opportunities are
+-- emptied. Other rules (an edited seed or var: the fingerprint), a missing state or a rebuilt
+-- identity map rebuild every opportunity.
 
 {#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
 {%- if not execute %}
@@ -30,10 +31,9 @@
     tombstone_column='attribution_id',
     on_schema_change='fail',
     post_hook=[
-        "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'person_keys'),
-                                    'select record_type, record_id, person_id from ' ~ ref('int_person_keys')) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'marks'),
-                                    incremental_marks_sql(touch_source_models(), attribution_rules_fingerprint_sql())) }}",
+                                    incremental_marks_sql(touch_source_models(), attribution_rules_fingerprint_sql(),
+                                                          ['int_person_keys'])) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'opportunities'),
                                     attribution_opportunity_inputs_sql()) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'opportunity_people'),
@@ -44,9 +44,10 @@
 {%- set attribution = var('attribution') %}
 {%- set u_shaped = attribution['u_shaped'] %}
 {%- set w_shaped = attribution['w_shaped'] %}
-{%- set marks = read_incremental_marks(state_schema, ['person_keys', 'opportunities', 'opportunity_people']) %}
+{%- set marks = read_incremental_marks(state_schema, ['opportunities', 'opportunity_people']) %}
 {%- set by_opportunity = is_incremental() %}
-{%- set incremental = marks is not none
+{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
+{%- set incremental = identity_people is not none
     and marks.get('fingerprint') == scalar_value('select ' ~ attribution_rules_fingerprint_sql()) %}
 
 with
@@ -55,7 +56,7 @@ with
 
 {% if incremental -%}
 touch_changes as (
-    {{ touch_changes(marks, incremental_state_relation(state_schema, 'person_keys')) }}
+    {{ touch_changes(marks, identity_people) }}
 ),
 
 current_opportunity_inputs as (

@@ -14,7 +14,9 @@
 -- (nothing outside that set shares a node or a link with it: an unchanged record keeps its node
 -- and links, so anything joined to the set now was in one of its people before) with the same
 -- propagation as a full build (macros/identity/identity_components.sql), and replaces exactly
--- those people (strategy replace_partitions). A missing state recomputes every person.
+-- those people (strategy replace_partitions), and logs them, before and now, in
+-- int_person_keys__state_replaced for the models that follow people (replaced_since). A missing
+-- state recomputes every person.
 
 {#- only while parsing: the incremental branch reads these #}
 {%- if not execute %}
@@ -27,10 +29,12 @@
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='record_id',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     identity_marks_sql()) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 

@@ -3,13 +3,13 @@
 -- alignment.yml gives its touch type (mql.points). Ties in time are ordered by touchpoint_id.
 --
 -- Incremental by person (macros/incremental/): a nightly build finds the people whose touches
--- may have changed since its last build (touch_changes: identity merges and splits against the
--- identity map kept in int_touchpoints__state_person_keys, edited records, new or edited touch
--- sources, edited campaigns and forms, touches that left their person), recomputes every touch
+-- may have changed since its last build (touch_changes: the people the identity map replaced since
+-- (its log, int_person_keys__state_replaced), edited records, new or edited touch sources, edited
+-- campaigns and forms, touches that left their person), recomputes every touch
 -- of exactly those people with the same SQL a full build runs (macros/incremental/
 -- touchpoint_kinds.sql) and replaces their rows (strategy replace_partitions). Other rules (an
--- edited seed or mql var: the fingerprint in int_touchpoints__state_marks) or a missing state
--- rebuild every person; --full-refresh rebuilds from scratch.
+-- edited seed or mql var: the fingerprint in int_touchpoints__state_marks), a missing state or a
+-- rebuilt identity map rebuild every person; --full-refresh rebuilds from scratch.
 
 {#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
 {%- if not execute %}
@@ -27,17 +27,17 @@
     tombstone_column='touchpoint_id',
     on_schema_change='fail',
     post_hook=[
-        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'person_keys'),
-                                    'select record_type, record_id, person_id from ' ~ ref('int_person_keys')) }}",
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
-                                    incremental_marks_sql(touch_source_models(), touch_rules_fingerprint_sql())) }}",
+                                    incremental_marks_sql(touch_source_models(), touch_rules_fingerprint_sql(),
+                                                          ['int_person_keys'])) }}",
     ],
 ) }}
 
 {%- set points = var('mql')['points'] %}
-{%- set marks = read_incremental_marks(this.schema, ['person_keys']) %}
+{%- set marks = read_incremental_marks(this.schema, []) %}
 {%- set by_person = is_incremental() %}
-{%- set incremental = marks is not none
+{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
+{%- set incremental = identity_people is not none
     and marks.get('fingerprint') == scalar_value('select ' ~ touch_rules_fingerprint_sql()) %}
 
 with
@@ -46,7 +46,7 @@ with
 
 {% if incremental -%}
 changes as (
-    {{ touch_changes(marks, incremental_state_relation(this.schema, 'person_keys')) }}
+    {{ touch_changes(marks, identity_people) }}
 ),
 
 affected_people as (
