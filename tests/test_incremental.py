@@ -2,8 +2,9 @@
 
 Raw lands in four nightly steps into warehouse A, and dbt builds after each step (staging
 incremental: only the new batches are read; the identity records and map incremental: only the
-changed records and the people they touch are recomputed; int_touchpoints and fct_attribution
-incremental: only the affected people and opportunities are recomputed). Warehouse B gets the same raw files
+changed records and the people they touch are recomputed; int_touchpoints, int_persons,
+int_funnel__person_scores and fct_attribution incremental: only the affected people and
+opportunities are recomputed). Warehouse B gets the same raw files
 at the end and one `--full-refresh` build. Every table in staging, intermediate and marts must
 hold the same rows in both. The steps cover a newer SystemModstamp landing later, an older
 re-extract landing later (it must lose), a tie on SystemModstamp (the later batch wins), two
@@ -14,8 +15,9 @@ person keyed by another of its emails; and for touches and attribution: an ident
 of its person), new touches of an existing person, a campaign Type change, a form renamed into
 a demo form, a first-visit source change (a form's fallback channel), a deleted lead with
 touches, an opportunity's amount and close date changes, a new contact role on an existing
-opportunity, a new DatedConversionRate row, and a touch that takes an opportunity's person
-across the MQL threshold (w-shaped lead role). A last build with nothing new must change no table.
+opportunity, a new DatedConversionRate row, a touch that takes an opportunity's person
+across the MQL threshold (w-shaped lead role), and an account edit (its contacts' people leave the
+fit rule and their MQL). A last build with nothing new must change no table.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from orchestration.alignment import Alignment
+from orchestration.alignment import Alignment, Fit, Mql
 from orchestration.dbt_cli import run_dbt
 from orchestration.duck import connect, rows
 from orchestration.landing import ensure_every_object_has_a_schema, land_batch, new_batch_id
@@ -199,6 +201,16 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-03-01T00:00:00Z",
             },
+            # Its own person (a contact only), an MQL by a demo request while its account is in a fit
+            # industry; the account's edit in step 4 alone makes it unfit.
+            {
+                "Id": "003_FIT",
+                "AccountId": "001_B",
+                "Email": "fit@example.com",
+                "CreatedDate": "2024-01-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
             # Gets a contact role on 006_S in step 4.
             {
                 "Id": "003_X",
@@ -218,6 +230,15 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "BillingCountry": "DE",
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-02-01T00:00:00Z",
+            },
+            {
+                "Id": "001_B",
+                "Name": "Fitco",
+                "NumberOfEmployees": "50",
+                "Industry": "Software",
+                "BillingCountry": "FR",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
             },
         ],
         ("salesforce", "Opportunity"): [
@@ -324,6 +345,7 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _submission("F_NEWS", "2024-01-20T00:00:00", "merge-hs@example.com"),
             _submission("F_NEWS", "2024-01-22T00:00:00", "Split@Example.com "),  # no utm_medium: first-visit channel
             _submission("F_NEWS", "2024-01-13T00:00:00", "gone@example.com"),
+            _submission("F_DEMO", "2024-01-05T00:00:00", "fit@example.com"),
         ],
         ("hubspot", "email_events"): [
             {"id": "ev_M", "type": "CLICK", "recipient": "merge-hs@example.com", "created": "2024-01-21T00:00:00Z"},
@@ -478,6 +500,19 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
         ("hubspot", "form_submissions"): [
             _submission("F_DEMO", "2024-02-10T00:00:00", "merge-lead@example.com"),
         ],
+        # An account edit alone: 003_FIT's person takes its new industry and is no longer fit (so no
+        # longer an MQL), though none of its records or touches changed.
+        ("salesforce", "Account"): [
+            {
+                "Id": "001_B",
+                "Name": "Fitco",
+                "NumberOfEmployees": "50",
+                "Industry": "Banking",
+                "BillingCountry": "FR",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-04-03T00:00:00Z",
+            },
+        ],
     },
 ]
 
@@ -531,6 +566,7 @@ def _probe(settings: Settings) -> dict:
             )
         }
         person = dict(rows(con, "select record_id, person_id from intermediate.int_person_keys"))
+        industry = dict(rows(con, "select person_id, industry from intermediate.int_persons"))
         mql = dict(rows(con, "select person_id, mql_touchpoint_id from marts.fct_lead_funnel"))
         attribution: dict[str, dict] = {}
         for opportunity, touch, touch_type, amount in rows(
@@ -541,8 +577,8 @@ def _probe(settings: Settings) -> dict:
         # against what it built (its batch bounds are literals, so it selects the same rows again).
         leads_select = (settings.warehouse_dir / "dbt_target" / "compiled" / LEADS_MODEL).read_text()
         rederived = {row[0] for row in rows(con, leads_select)}
-        return {"touches": touches, "person": person, "mql": mql, "attribution": attribution,
-                "rederived_leads": rederived}
+        return {"touches": touches, "person": person, "industry": industry, "mql": mql,
+                "attribution": attribution, "rederived_leads": rederived}
     finally:
         con.close()
 
@@ -565,7 +601,8 @@ def _replaced_in_place(applied: str) -> bool:
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory):
     """(A after each step, A after a nothing-new build, B after one full refresh of the same raw, probes of A)."""
-    alignment = Alignment()
+    # a fit rule that follows accounts: people's fit, and so their MQL, changes with an account edit
+    alignment = Alignment(mql=Mql(fit=Fit(industries=["Software"])))
     nightly = Settings(warehouse_dir=tmp_path_factory.mktemp("nightly") / "warehouse")
     con = connect()
     ensure_every_object_has_a_schema(con, nightly.raw_dir, "test")
@@ -614,6 +651,14 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
         applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
         # the change set against the model's own state, not the every-key rebuild
         assert "changes_identity_people" in selected and "_batch_id > '" in selected, model
+        assert _replaced_in_place(applied), model
+    # the people-level models after them: the people their upstream logged, not every person
+    for model, change_set in (("identity/int_persons.sql", "changed_person_records"),
+                              ("funnel/int_funnel__person_scores.sql", "touched_people")):
+        path = Path("closedloop", "models", "intermediate", model)
+        selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
+        applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
+        assert change_set in selected and "every person, before and now" not in selected, model
         assert _replaced_in_place(applied), model
 
 
@@ -713,6 +758,11 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     assert third["mql"][converted].startswith("hs_form:F_WP:")
     # New contact role (step 4): 003_X's touch joins 006_S.
     assert "sf_cm:00v_X" not in third["attribution"]["006_S"] and "sf_cm:00v_X" in last["attribution"]["006_S"]
+    # ACCOUNT EDIT (step 4): a person whose only record is a contact at 001_B follows its industry out
+    # of the fit rule (industries: [Software]) and loses its MQL.
+    fit = last["person"]["003_FIT"]
+    assert (third["industry"][fit], last["industry"][fit]) == ("Software", "Banking")
+    assert third["mql"][fit].startswith("hs_form:F_DEMO:") and last["mql"][fit] is None
     # A new touch takes 006_M's person across the MQL threshold (step 4).
     assert third["mql"][merged] is None and last["mql"][merged].startswith("hs_form:F_DEMO:")
     assert last["mql"][merged] in last["attribution"]["006_M"]

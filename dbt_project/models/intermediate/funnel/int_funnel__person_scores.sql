@@ -1,9 +1,58 @@
 -- Per person, what their touches add up to: total score, first touch (time, channel, campaign) and,
 -- for a fit person, the touch at which cumulative points (touches in touched_at, then
 -- touchpoint_id order; every touch type counts) first reach mql.score_threshold.
+--
+-- Incremental by person: a person's row follows from their touches and is_fit alone, so a nightly
+-- build recomputes the people int_touchpoints or int_persons replaced since the builds of theirs it
+-- last read (their logs) and replaces exactly those (strategy replace_partitions). Another
+-- threshold (the fingerprint), a missing state or a rebuilt upstream recompute every person.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='first_channel',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql([], person_score_fingerprint_sql(),
+                                                          ['int_touchpoints', 'int_persons'])) }}",
+    ],
+) }}
+
+{%- set marks = read_incremental_marks(this.schema, []) %}
+{%- set by_person = is_incremental() %}
+{%- set touched_people = none if marks is none else replaced_since('int_touchpoints', marks.get('replaced:int_touchpoints')) %}
+{%- set changed_people = none if marks is none else replaced_since('int_persons', marks.get('replaced:int_persons')) %}
+{%- set incremental = touched_people is not none and changed_people is not none
+    and marks.get('fingerprint') == scalar_value('select ' ~ person_score_fingerprint_sql()) %}
 
 with
 
+{% if by_person -%}
+affected_people as (
+    {%- if incremental %}
+    select partition_key as person_id from ({{ touched_people }}) as touched_people
+    union
+    select partition_key as person_id from ({{ changed_people }}) as changed_people
+    {%- else %}
+    -- another threshold, no state or a rebuilt upstream: every person, before and now
+    select person_id from {{ ref('int_persons') }}
+    union
+    select person_id from {{ this }}
+    {%- endif %}
+),
+
+touchpoints as (
+    select * from {{ ref('int_touchpoints') }}
+    where person_id in (select person_id from affected_people)
+),
+
+persons as (
+    select * from {{ ref('int_persons') }}
+    where person_id in (select person_id from affected_people)
+),
+{%- else -%}
 touchpoints as (
     select * from {{ ref('int_touchpoints') }}
 ),
@@ -11,6 +60,7 @@ touchpoints as (
 persons as (
     select * from {{ ref('int_persons') }}
 ),
+{%- endif %}
 
 ordered as (
     select
@@ -77,6 +127,21 @@ final as (
         on persons.person_id = first_touches.person_id
     left join mql_touches
         on persons.person_id = mql_touches.person_id
+    {%- if by_person %}
+
+    union all
+
+    -- one tombstone per affected person: replace_partitions empties the person first
+    select
+        person_id,
+        cast(null as double) as score,
+        cast(null as timestamp) as first_touch_at,
+        cast(null as {{ dbt.type_string() }}) as first_channel,
+        cast(null as {{ dbt.type_string() }}) as first_touch_campaign_id,
+        cast(null as timestamp) as mql_at,
+        cast(null as {{ dbt.type_string() }}) as mql_touchpoint_id
+    from affected_people
+    {%- endif %}
 )
 
 select * from final

@@ -3,14 +3,64 @@
 -- tie: greatest Id), else the person's latest non-deleted contact (same ordering) and that
 -- contact's non-deleted account. (HubSpot contacts carry none of these fields.)
 -- `is_fit` applies alignment.yml's mql.fit rule.
+--
+-- Incremental by person: a nightly build recomputes the people the identity map replaced since its
+-- last build (int_person_keys' log) and the people of leads, contacts or contacts' accounts whose
+-- staging rows changed since its marks (person_attribute_changes), replaces exactly those
+-- (strategy replace_partitions), and logs them for int_funnel__person_scores. Another fit rule
+-- (the fingerprint), a missing state or a rebuilt identity map recompute every person.
+
+{#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
+{%- if not execute %}
+-- depends_on: {{ ref('stg_salesforce__accounts') }}
+{%- endif %}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='is_fit',
+    replaced_log=true,
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql(['stg_salesforce__leads', 'stg_salesforce__contacts',
+                                                           'stg_salesforce__accounts'],
+                                                          person_fit_fingerprint_sql(), ['int_person_keys'])) }}",
+        "{{ log_full_build_sql() }}",
+    ],
+) }}
 
 {%- set fit = var('mql')['fit'] %}
+{%- set marks = read_incremental_marks(this.schema, []) %}
+{%- set by_person = is_incremental() %}
+{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
+{%- set incremental = identity_people is not none
+    and marks.get('fingerprint') == scalar_value('select ' ~ person_fit_fingerprint_sql()) %}
 
 with
 
+{% if by_person -%}
+affected_people as (
+    {%- if incremental %}
+    {{ person_attribute_changes(marks, identity_people) }}
+    {%- else %}
+    -- another fit rule, no state or a rebuilt identity map: every person, before and now
+    select person_id from {{ ref('int_person_keys') }}
+    union
+    select person_id from {{ this }}
+    {%- endif %}
+),
+
+person_keys as (
+    select * from {{ ref('int_person_keys') }}
+    where person_id in (select person_id from affected_people)
+),
+{%- else -%}
 person_keys as (
     select * from {{ ref('int_person_keys') }}
 ),
+{%- endif %}
 
 leads as (
     select * from {{ ref('stg_salesforce__leads') }}
@@ -122,6 +172,22 @@ final as (
         country,
         is_fit
     from fit
+    {%- if by_person %}
+
+    union all
+
+    -- one tombstone per affected person: replace_partitions empties the person first
+    select
+        person_id,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        cast(null as {{ dbt.type_string() }}) as lead_source,
+        cast(null as bigint) as employees,
+        cast(null as {{ dbt.type_string() }}) as industry,
+        cast(null as {{ dbt.type_string() }}) as country,
+        cast(null as boolean) as is_fit
+    from affected_people
+    {%- endif %}
 )
 
 select * from final

@@ -7,7 +7,8 @@
 -- (its log, int_person_keys__state_replaced), edited records, new or edited touch sources, edited
 -- campaigns and forms, touches that left their person), recomputes every touch
 -- of exactly those people with the same SQL a full build runs (macros/incremental/
--- touchpoint_kinds.sql) and replaces their rows (strategy replace_partitions). Other rules (an
+-- touchpoint_kinds.sql), replaces their rows (strategy replace_partitions) and logs those people
+-- for int_funnel__person_scores. Other rules (an
 -- edited seed or mql var: the fingerprint in int_touchpoints__state_marks), a missing state or a
 -- rebuilt identity map rebuild every person; --full-refresh rebuilds from scratch.
 
@@ -25,8 +26,10 @@
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='touchpoint_id',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
+        "{{ log_full_build_sql() }}",
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql(touch_source_models(), touch_rules_fingerprint_sql(),
                                                           ['int_person_keys'])) }}",
