@@ -83,6 +83,11 @@ def _lead(lead_id: str, modstamp: str, status: str, email: str, **fields: str) -
     }
 
 
+def _activity(activity_id: str, who_id: str, created: str, modstamp: str) -> dict:
+    return {"Id": activity_id, "WhoId": who_id, "CreatedDate": created, "IsDeleted": "false",
+            "SystemModstamp": modstamp}
+
+
 def _ms(instant: str) -> str:
     return str(int(datetime.fromisoformat(instant).replace(tzinfo=UTC).timestamp() * 1000))
 
@@ -220,6 +225,10 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-01-01T00:00:00Z",
             },
+        ],
+        # A sales activity on 00Q_UPDATED's person; its WhoId moves to 003_X in step 3.
+        ("salesforce", "Task"): [
+            _activity("00T_MOVE", "00Q_UPDATED", "2024-02-02T00:00:00Z", "2024-02-02T00:00:00Z"),
         ],
         ("salesforce", "Account"): [
             {
@@ -464,6 +473,8 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
         ("hubspot", "forms"): [
             {"guid": "F_WP", "name": "Request a Demo"},
         ],
+        # An activity that changes person: its person before and its person now both change.
+        ("salesforce", "Task"): [_activity("00T_MOVE", "003_X", "2024-02-02T00:00:00Z", "2024-03-05T00:00:00Z")],
         ("salesforce", "LeadHistory"): [
             {
                 "Id": "017_A",
@@ -499,6 +510,19 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
         # A new touch takes 006_M's person across the MQL threshold (36 -> 86 points).
         ("hubspot", "form_submissions"): [
             _submission("F_DEMO", "2024-02-10T00:00:00", "merge-lead@example.com"),
+        ],
+        # A new event on 003_FIT's person, and a Status history row for 00Q_CONVERTED, whose lead row
+        # and person are otherwise unchanged this step (its history replaces its current status).
+        ("salesforce", "Event"): [_activity("00U_NEW", "003_FIT", "2024-04-05T00:00:00Z", "2024-04-05T00:00:00Z")],
+        ("salesforce", "LeadHistory"): [
+            {
+                "Id": "017_C",
+                "LeadId": "00Q_CONVERTED",
+                "Field": "Status",
+                "OldValue": "Open",
+                "NewValue": "Working - Contacted",
+                "CreatedDate": "2024-01-10T00:00:00Z",
+            },
         ],
         # An account edit alone: 003_FIT's person takes its new industry and is no longer fit (so no
         # longer an MQL), though none of its records or touches changed.
@@ -567,6 +591,11 @@ def _probe(settings: Settings) -> dict:
         }
         person = dict(rows(con, "select record_id, person_id from intermediate.int_person_keys"))
         industry = dict(rows(con, "select person_id, industry from intermediate.int_persons"))
+        activities = dict(rows(con, "select activity_id, person_id from intermediate.int_funnel__sales_activities"))
+        status_sources: dict[str, set] = {}
+        status_changes = "select lead_id, change_source from intermediate.int_funnel__lead_status_changes"
+        for lead, source in rows(con, status_changes):
+            status_sources.setdefault(lead, set()).add(source)
         mql = dict(rows(con, "select person_id, mql_touchpoint_id from marts.fct_lead_funnel"))
         attribution: dict[str, dict] = {}
         for opportunity, touch, touch_type, amount in rows(
@@ -577,8 +606,9 @@ def _probe(settings: Settings) -> dict:
         # against what it built (its batch bounds are literals, so it selects the same rows again).
         leads_select = (settings.warehouse_dir / "dbt_target" / "compiled" / LEADS_MODEL).read_text()
         rederived = {row[0] for row in rows(con, leads_select)}
-        return {"touches": touches, "person": person, "industry": industry, "mql": mql,
-                "attribution": attribution, "rederived_leads": rederived}
+        return {"touches": touches, "person": person, "industry": industry, "activities": activities,
+                "status_sources": status_sources, "mql": mql, "attribution": attribution,
+                "rederived_leads": rederived}
     finally:
         con.close()
 
@@ -654,6 +684,9 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
         assert _replaced_in_place(applied), model
     # the people-level models after them: the people their upstream logged, not every person
     for model, change_set in (("identity/int_persons.sql", "changed_person_records"),
+                              ("identity/int_identity__person_emails.sql", "identity_people"),
+                              ("funnel/int_funnel__sales_activities.sql", "changed_activities"),
+                              ("funnel/int_funnel__lead_status_changes.sql", "changed_keys"),
                               ("funnel/int_funnel__person_scores.sql", "touched_people")):
         path = Path("closedloop", "models", "intermediate", model)
         selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
@@ -763,6 +796,13 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     fit = last["person"]["003_FIT"]
     assert (third["industry"][fit], last["industry"][fit]) == ("Software", "Banking")
     assert third["mql"][fit].startswith("hs_form:F_DEMO:") and last["mql"][fit] is None
+    # ACTIVITY MOVED (step 3): a Task's WhoId edit takes it from one person to another.
+    assert second["activities"]["00T_MOVE"] == second["person"]["00Q_UPDATED"] != third["person"]["003_X"]
+    assert third["activities"]["00T_MOVE"] == third["person"]["003_X"]
+    # NEW EVENT and HISTORY OF AN UNCHANGED LEAD (step 4).
+    assert "00U_NEW" not in third["activities"] and last["activities"]["00U_NEW"] == fit
+    assert (third["status_sources"]["00Q_CONVERTED"], last["status_sources"]["00Q_CONVERTED"]) == (
+        {"current_status"}, {"lead_history"})
     # A new touch takes 006_M's person across the MQL threshold (step 4).
     assert third["mql"][merged] is None and last["mql"][merged].startswith("hs_form:F_DEMO:")
     assert last["mql"][merged] in last["attribution"]["006_M"]

@@ -1,6 +1,11 @@
-{#- What the people-level models downstream of the identity map follow from one build to the next
-    (int_persons, int_funnel__person_scores): the rules they apply, and the people whose rows may
-    have changed since a build's marks. -#}
+{#- What the people-level models downstream of the identity map (int_persons, the int_funnel__*
+    tables, int_identity__person_emails) follow from one build to the next: the rules they apply,
+    and the people whose rows may have changed since a build's marks. -#}
+
+{#- The fingerprint of a model that follows no rules besides its data. -#}
+{% macro no_rules_fingerprint_sql() -%}
+    {{ dbt.string_literal('no rules') }}
+{%- endmacro %}
 
 {#- int_persons' rules: alignment.yml's mql.fit. -#}
 {% macro person_fit_fingerprint_sql() -%}
@@ -15,7 +20,7 @@
 
 
 {#- `select person_id` of the people int_persons must recompute since `marks`, given
-    `identity_people` (replaced_since on int_person_keys): a person's row follows from its records
+    `identity_people` (identity_people_since): a person's row follows from its records
     in the identity map, its leads, its contacts and their accounts. So: every person the identity
     map replaced (a record that moved or left has its person before among them), and the person now
     of every lead or contact whose staging row changed, or whose contact's account did. -#}
@@ -36,11 +41,38 @@ changed_person_records as (
         )
 )
 
-select partition_key as person_id from ({{ identity_people }}) as identity_people
+{{ identity_people }}
 union
 select person_keys.person_id
 from {{ ref('int_person_keys') }} as person_keys
 inner join changed_person_records
     on person_keys.record_type = changed_person_records.record_type
     and person_keys.record_id = changed_person_records.record_id
+{%- endmacro %}
+
+
+{#- `select person_id` of the people a people-level model rebuilds: `changed_people_sql` (a
+    `select person_id`), or, when that is none (other rules, no state, a rebuilt upstream), every
+    person now (`people_relation`) and every person the model holds. -#}
+{% macro people_to_recompute(changed_people_sql, people_relation) -%}
+    {%- if changed_people_sql is not none %}
+    {{ changed_people_sql }}
+    {%- else %}
+    -- other rules, no state or a rebuilt upstream: every person, before and now
+    select person_id from {{ people_relation }}
+    union
+    select person_id from {{ this }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- The people a model that follows the identity map's log must recompute because of it
+    (`select person_id`), or none when that is every person: no marks, other rules than the marks'
+    (`fingerprint_sql`), or a log that says "every person" since them. -#}
+{% macro identity_people_since(marks, fingerprint_sql) -%}
+    {%- if marks is none or marks.get('fingerprint') != scalar_value('select ' ~ fingerprint_sql) -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set logged = replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) -%}
+    {{- return(none if logged is none else 'select partition_key as person_id from (' ~ logged ~ ') as identity_people') -}}
 {%- endmacro %}

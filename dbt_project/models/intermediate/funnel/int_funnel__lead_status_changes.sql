@@ -2,6 +2,27 @@
 -- person's non-deleted leads (NewValue at CreatedDate). A lead with no LeadHistory Status row
 -- (an org that does not track Status history) counts its current Status as one change at its
 -- SystemModstamp (CreatedDate when the export has no SystemModstamp).
+--
+-- Incremental by person: a nightly build recomputes the people the identity map logged since its
+-- marks (a lead that moved or left has its person before among them), and the person of every
+-- lead whose staging row or LeadHistory changed since them, and replaces exactly those (strategy
+-- replace_partitions); a missing state or a rebuilt identity map recompute everyone.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='status',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql(['stg_salesforce__leads', 'stg_salesforce__lead_history'],
+                                                          no_rules_fingerprint_sql(), ['int_person_keys'])) }}",
+    ],
+) }}
+
+{%- set marks = read_incremental_marks(this.schema, []) %}
+{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql()) %}
 
 with
 
@@ -13,9 +34,36 @@ lead_history as (
     select * from {{ ref('stg_salesforce__lead_history') }}
 ),
 
+{% if is_incremental() -%}
+{%- set changed_people = none %}
+{%- if identity_people is not none %}
+{%- set changed_people -%}
+    {{ identity_people }}
+    union
+    -- the person of a lead whose status or history changed
+    select changed_keys.person_id
+    from {{ ref('int_person_keys') }} as changed_keys
+    where changed_keys.record_type = 'lead'
+        and changed_keys.record_id in (
+            select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
+            union all
+            select lead_id from lead_history where {{ changed_since(marks, 'stg_salesforce__lead_history') }}
+        )
+{%- endset %}
+{%- endif %}
+affected_people as (
+    {{ people_to_recompute(changed_people, ref('int_person_keys')) }}
+),
+
+person_keys as (
+    select * from {{ ref('int_person_keys') }}
+    where person_id in (select person_id from affected_people)
+),
+{%- else -%}
 person_keys as (
     select * from {{ ref('int_person_keys') }}
 ),
+{%- endif %}
 
 person_leads as (
     select
@@ -81,6 +129,20 @@ unioned as (
 final as (
     select * from unioned
     where status is not null
+    {%- if is_incremental() %}
+
+    union all
+
+    -- one tombstone per affected person: replace_partitions empties the person first
+    select
+        person_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as status,
+        cast(null as timestamp) as changed_at,
+        cast(null as {{ dbt.type_string() }}) as change_source,
+        cast(null as {{ dbt.type_string() }}) as disqualification_reason
+    from affected_people
+    {%- endif %}
 )
 
 select * from final

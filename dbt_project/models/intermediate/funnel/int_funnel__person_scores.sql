@@ -21,26 +21,22 @@
 ) }}
 
 {%- set marks = read_incremental_marks(this.schema, []) %}
-{%- set by_person = is_incremental() %}
-{%- set touched_people = none if marks is none else replaced_since('int_touchpoints', marks.get('replaced:int_touchpoints')) %}
-{%- set changed_people = none if marks is none else replaced_since('int_persons', marks.get('replaced:int_persons')) %}
-{%- set incremental = touched_people is not none and changed_people is not none
-    and marks.get('fingerprint') == scalar_value('select ' ~ person_score_fingerprint_sql()) %}
+{#- the people either upstream log names since this model's marks, or none: every person -#}
+{%- set logged_people = none %}
+{%- if marks is not none and marks.get('fingerprint') == scalar_value('select ' ~ person_score_fingerprint_sql()) %}
+    {%- set touched_people = replaced_since('int_touchpoints', marks.get('replaced:int_touchpoints')) %}
+    {%- set changed_people = replaced_since('int_persons', marks.get('replaced:int_persons')) %}
+    {%- if touched_people is not none and changed_people is not none %}
+        {%- set logged_people = 'select partition_key as person_id from (' ~ touched_people ~ ') as touched_people'
+            ~ ' union select partition_key as person_id from (' ~ changed_people ~ ') as changed_people' %}
+    {%- endif %}
+{%- endif %}
 
 with
 
-{% if by_person -%}
+{% if is_incremental() -%}
 affected_people as (
-    {%- if incremental %}
-    select partition_key as person_id from ({{ touched_people }}) as touched_people
-    union
-    select partition_key as person_id from ({{ changed_people }}) as changed_people
-    {%- else %}
-    -- another threshold, no state or a rebuilt upstream: every person, before and now
-    select person_id from {{ ref('int_persons') }}
-    union
-    select person_id from {{ this }}
-    {%- endif %}
+    {{ people_to_recompute(logged_people, ref('int_persons')) }}
 ),
 
 touchpoints as (
@@ -127,7 +123,7 @@ final as (
         on persons.person_id = first_touches.person_id
     left join mql_touches
         on persons.person_id = mql_touches.person_id
-    {%- if by_person %}
+    {%- if is_incremental() %}
 
     union all
 

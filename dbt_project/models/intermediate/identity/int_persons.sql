@@ -33,23 +33,14 @@
 
 {%- set fit = var('mql')['fit'] %}
 {%- set marks = read_incremental_marks(this.schema, []) %}
-{%- set by_person = is_incremental() %}
-{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
-{%- set incremental = identity_people is not none
-    and marks.get('fingerprint') == scalar_value('select ' ~ person_fit_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, person_fit_fingerprint_sql()) %}
 
 with
 
-{% if by_person -%}
+{% if is_incremental() -%}
 affected_people as (
-    {%- if incremental %}
-    {{ person_attribute_changes(marks, identity_people) }}
-    {%- else %}
-    -- another fit rule, no state or a rebuilt identity map: every person, before and now
-    select person_id from {{ ref('int_person_keys') }}
-    union
-    select person_id from {{ this }}
-    {%- endif %}
+    {{ people_to_recompute(none if identity_people is none else person_attribute_changes(marks, identity_people),
+                           ref('int_person_keys')) }}
 ),
 
 person_keys as (
@@ -172,7 +163,7 @@ final as (
         country,
         is_fit
     from fit
-    {%- if by_person %}
+    {%- if is_incremental() %}
 
     union all
 
