@@ -26,7 +26,7 @@
     {%- set marks = incremental_state_relation(schema, 'marks') -%}
     {%- for suffix in ['marks'] + snapshots -%}
         {%- set relation = incremental_state_relation(schema, suffix) -%}
-        {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+        {%- if not table_exists(relation) -%}
             {{- return(none) -}}
         {%- endif -%}
     {%- endfor -%}
@@ -173,8 +173,9 @@
 {%- endmacro %}
 
 
-{#- Post-hook of a model with replaced_log=true: a full build (first, --full-refresh, or
-    rebuilding every partition) logs one null row, "every partition". -#}
+{#- Post-hook of a model with replaced_log=true: a full build (the first, or --full-refresh) logs
+    one null row, "every partition" (an incremental build that recomputes everyone logs every key,
+    through the strategy). -#}
 {% macro log_full_build_sql() -%}
     {%- set log = replaced_log_relation(this) -%}
     {{ create_replaced_log_sql(log) }};
@@ -200,8 +201,8 @@
 {%- endmacro %}
 
 
-{#- A marks row (for incremental_marks_sql's `extra_marks`): the last build of `model_name`'s log
-    this build read. -#}
+{#- A marks row (for incremental_marks_sql's `replaced_logs`): the last build of `model_name`'s
+    log this build read. -#}
 {% macro replaced_log_mark_sql(model_name) -%}
     {%- set log = replaced_log_relation(ref(model_name)) -%}
     {%- set log_exists = execute and table_exists(log) %}

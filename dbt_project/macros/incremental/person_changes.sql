@@ -1,6 +1,7 @@
-{#- What the people-level models downstream of the identity map (int_persons, the int_funnel__*
-    tables, int_identity__person_emails) follow from one build to the next: the rules they apply,
-    and the people whose rows may have changed since a build's marks. -#}
+{#- What the models downstream of the identity map that build by person (int_persons, the
+    int_funnel__* tables, int_identity__person_emails; int_touchpoints and fct_attribution read the
+    identity log through identity_people_since too) follow from one build to the next: the rules
+    they apply, and the people whose rows may have changed since a build's marks. -#}
 
 {#- The fingerprint of a model that follows no rules besides its data. -#}
 {% macro no_rules_fingerprint_sql() -%}
@@ -68,11 +69,34 @@ inner join changed_person_records
 
 {#- The people a model that follows the identity map's log must recompute because of it
     (`select person_id`), or none when that is every person: no marks, other rules than the marks'
-    (`fingerprint_sql`), or a log that says "every person" since them. -#}
-{% macro identity_people_since(marks, fingerprint_sql) -%}
-    {%- if marks is none or marks.get('fingerprint') != scalar_value('select ' ~ fingerprint_sql) -%}
+    (`fingerprint`, the model's fingerprint macro, called only with marks: a unit test's model has
+    no marks, and may not have the seeds a fingerprint reads), or a log that says "every person"
+    since them. -#}
+{% macro identity_people_since(marks, fingerprint) -%}
+    {%- if marks is none or marks.get('fingerprint') != scalar_value('select ' ~ fingerprint()) -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set logged = replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) -%}
     {{- return(none if logged is none else 'select partition_key as person_id from (' ~ logged ~ ') as identity_people') -}}
+{%- endmacro %}
+
+
+{#- The CTE a people-level model reads the identity map through, `person_keys`: in an incremental
+    build only the rows of `affected_people` (people_to_recompute(changed_people_sql), a CTE the
+    model's tombstones also read), else every row. Ends with a comma. -#}
+{% macro person_keys_ctes(changed_people_sql) -%}
+{%- if is_incremental() %}
+affected_people as (
+    {{ people_to_recompute(changed_people_sql, ref('int_person_keys')) }}
+),
+
+person_keys as (
+    select * from {{ ref('int_person_keys') }}
+    where person_id in (select person_id from affected_people)
+),
+{%- else %}
+person_keys as (
+    select * from {{ ref('int_person_keys') }}
+),
+{%- endif %}
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#- Which touches may have changed since the build that left `marks`; `identity_people` is a
-    `select partition_key` of the people int_person_keys replaced since then (replaced_since: every
+    `select person_id` of the people int_person_keys replaced since then (identity_people_since: every
     person whose records' person_id changed, before and now, is one of them). A touch's row follows
     from its source row, its campaign (type) or form (name), its person (through the identity map: a
     record id or a normalized email), the person's first visit (form fallback channel) and the rules
@@ -96,7 +96,7 @@ changes_moved_leads as (
     -- a member whose lead left (or joined) the identity map falls back to (from) its contact
     select record_id as lead_id from changes_current_keys
     where record_type = 'lead'
-        and person_id in (select partition_key from changes_identity_people)
+        and person_id in (select person_id from changes_identity_people)
     union all
     select record_id as lead_id from changes_records where record_type = 'lead'
 ),
@@ -148,7 +148,7 @@ changes_email_people as (
 ),
 
 changes_people as (
-    select partition_key as person_id from changes_identity_people
+    select person_id from changes_identity_people
     union all
     select person_id from changes_record_people
     union all

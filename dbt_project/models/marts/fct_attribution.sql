@@ -46,9 +46,8 @@
 {%- set w_shaped = attribution['w_shaped'] %}
 {%- set marks = read_incremental_marks(state_schema, ['opportunities', 'opportunity_people']) %}
 {%- set by_opportunity = is_incremental() %}
-{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
-{%- set incremental = identity_people is not none
-    and marks.get('fingerprint') == scalar_value('select ' ~ attribution_rules_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, attribution_rules_fingerprint_sql) %}
+{%- set incremental = identity_people is not none %}
 
 with
 

@@ -22,7 +22,7 @@
 ) }}
 
 {%- set marks = read_incremental_marks(this.schema, []) %}
-{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql) %}
 
 with
 
@@ -34,7 +34,6 @@ lead_history as (
     select * from {{ ref('stg_salesforce__lead_history') }}
 ),
 
-{% if is_incremental() -%}
 {%- set changed_people = none %}
 {%- if identity_people is not none %}
 {%- set changed_people -%}
@@ -51,19 +50,7 @@ lead_history as (
         )
 {%- endset %}
 {%- endif %}
-affected_people as (
-    {{ people_to_recompute(changed_people, ref('int_person_keys')) }}
-),
-
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-    where person_id in (select person_id from affected_people)
-),
-{%- else -%}
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-),
-{%- endif %}
+{{ person_keys_ctes(changed_people) }}
 
 person_leads as (
     select

@@ -21,7 +21,7 @@
 ) }}
 
 {%- set marks = read_incremental_marks(this.schema, []) %}
-{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql) %}
 
 with
 
@@ -33,7 +33,6 @@ events as (
     select * from {{ ref('stg_salesforce__events') }}
 ),
 
-{% if is_incremental() -%}
 {%- set changed_people = none %}
 {%- if identity_people is not none %}
 {%- set changed_people -%}
@@ -59,19 +58,7 @@ events as (
             select event_id from events where {{ changed_since(marks, 'stg_salesforce__events') }}))
 {%- endset %}
 {%- endif %}
-affected_people as (
-    {{ people_to_recompute(changed_people, ref('int_person_keys')) }}
-),
-
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-    where person_id in (select person_id from affected_people)
-),
-{%- else -%}
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-),
-{%- endif %}
+{{ person_keys_ctes(changed_people) }}
 
 activities as (
     select 'task' as activity_type, task_id as activity_id, who_id, created_date as activity_at

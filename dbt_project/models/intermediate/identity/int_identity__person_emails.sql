@@ -22,20 +22,7 @@
 
 with
 
-{% if is_incremental() -%}
-affected_people as (
-    {{ people_to_recompute(identity_people_since(marks, no_rules_fingerprint_sql()), ref('int_person_keys')) }}
-),
-
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-    where person_id in (select person_id from affected_people)
-),
-{%- else -%}
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-),
-{%- endif %}
+{{ person_keys_ctes(identity_people_since(marks, no_rules_fingerprint_sql)) }}
 
 final as (
     select distinct

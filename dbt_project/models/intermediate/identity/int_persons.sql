@@ -33,25 +33,11 @@
 
 {%- set fit = var('mql')['fit'] %}
 {%- set marks = read_incremental_marks(this.schema, []) %}
-{%- set identity_people = identity_people_since(marks, person_fit_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, person_fit_fingerprint_sql) %}
 
 with
 
-{% if is_incremental() -%}
-affected_people as (
-    {{ people_to_recompute(none if identity_people is none else person_attribute_changes(marks, identity_people),
-                           ref('int_person_keys')) }}
-),
-
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-    where person_id in (select person_id from affected_people)
-),
-{%- else -%}
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-),
-{%- endif %}
+{{ person_keys_ctes(none if identity_people is none else person_attribute_changes(marks, identity_people)) }}
 
 leads as (
     select * from {{ ref('stg_salesforce__leads') }}

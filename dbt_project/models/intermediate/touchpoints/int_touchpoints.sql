@@ -39,9 +39,8 @@
 {%- set points = var('mql')['points'] %}
 {%- set marks = read_incremental_marks(this.schema, []) %}
 {%- set by_person = is_incremental() %}
-{%- set identity_people = none if marks is none else replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) %}
-{%- set incremental = identity_people is not none
-    and marks.get('fingerprint') == scalar_value('select ' ~ touch_rules_fingerprint_sql()) %}
+{%- set identity_people = identity_people_since(marks, touch_rules_fingerprint_sql) %}
+{%- set incremental = identity_people is not none %}
 
 with
 
