@@ -3,8 +3,8 @@
 Raw lands in four nightly steps into warehouse A, and dbt builds after each step (staging
 incremental: only the new batches are read; the identity records and map incremental: only the
 changed records and the people they touch are recomputed; int_touchpoints, int_persons,
-int_funnel__person_scores and fct_attribution incremental: only the affected people and
-opportunities are recomputed). Warehouse B gets the same raw files
+the int_funnel__* people-level tables, fct_lead_funnel and fct_attribution incremental: only the
+affected people and opportunities are recomputed). Warehouse B gets the same raw files
 at the end and one `--full-refresh` build. Every table in staging, intermediate and marts must
 hold the same rows in both. The steps cover a newer SystemModstamp landing later, an older
 re-extract landing later (it must lose), a tie on SystemModstamp (the later batch wins), two
@@ -16,8 +16,11 @@ of its person), new touches of an existing person, a campaign Type change, a for
 a demo form, a first-visit source change (a form's fallback channel), a deleted lead with
 touches, an opportunity's amount and close date changes, a new contact role on an existing
 opportunity, a new DatedConversionRate row, a touch that takes an opportunity's person
-across the MQL threshold (w-shaped lead role), and an account edit (its contacts' people leave the
-fit rule and their MQL). A last build with nothing new must change no table.
+across the MQL threshold (w-shaped lead role), an account edit (its contacts' people leave the
+fit rule and their MQL), and for the funnel: an opportunity won (its person's won amount), a Task
+alone that answers an MQL, and a converted lead's opportunity deleted alone (its ConvertedDate
+now sets sql_at). A last build with
+nothing new must change no table.
 """
 
 from __future__ import annotations
@@ -102,7 +105,15 @@ def _submission(form_guid: str, submitted_at: str, email: str, page_url: str = "
 
 
 def _opportunity(
-    opportunity_id: str, modstamp: str, amount: str, currency: str, close: str, *, won: str = "false"
+    opportunity_id: str,
+    modstamp: str,
+    amount: str,
+    currency: str,
+    close: str,
+    *,
+    won: str = "false",
+    created: str = "2024-03-01T00:00:00Z",
+    deleted: str = "false",
 ) -> dict:
     return {
         "Id": opportunity_id,
@@ -113,8 +124,8 @@ def _opportunity(
         "CloseDate": close,
         "IsClosed": won,
         "IsWon": won,
-        "CreatedDate": "2024-03-01T00:00:00Z",
-        "IsDeleted": "false",
+        "CreatedDate": created,
+        "IsDeleted": deleted,
         "SystemModstamp": modstamp,
     }
 
@@ -180,6 +191,8 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                   IsConverted="true", ConvertedDate="2024-03-01"),
             # Its own person until step 4 edits its email to b-two@: it joins 00Q_TWO's person by email.
             _lead("00Q_JOINER", "2024-02-01T00:00:00Z", "Open", "joiner@example.com"),
+            # Converted into 006_DROP, deleted in step 4; its person's first opportunity is 006_FIRST.
+            _lead("00Q_DROP", "2024-02-01T00:00:00Z", "Open", "drop@example.com", **_converted("006_DROP", "003_DROP")),
         ],
         ("salesforce", "Contact"): [
             {
@@ -212,6 +225,14 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "Id": "003_FIT",
                 "AccountId": "001_B",
                 "Email": "fit@example.com",
+                "CreatedDate": "2024-01-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
+            {
+                "Id": "003_DROP",
+                "AccountId": "001_A",
+                "Email": "drop@example.com",
                 "CreatedDate": "2024-01-01T00:00:00Z",
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-01-01T00:00:00Z",
@@ -267,6 +288,10 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _opportunity("006_M", "2024-03-01T00:00:00Z", "2000", "EUR", "2024-06-01"),
             _opportunity("006_S", "2024-03-01T00:00:00Z", "3000", "USD", "2024-05-01"),
             _opportunity("006_G", "2024-03-01T00:00:00Z", "500", "USD", "2024-05-01"),
+            _opportunity("006_FIRST", "2024-03-10T00:00:00Z", "900", "USD", "2024-06-01",
+                         created="2024-03-10T00:00:00Z"),
+            _opportunity("006_DROP", "2024-03-20T00:00:00Z", "700", "USD", "2024-06-01",
+                         created="2024-03-20T00:00:00Z"),
         ],
         ("salesforce", "OpportunityContactRole"): [
             {
@@ -284,6 +309,14 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "IsPrimary": "true",
                 "CreatedDate": "2024-03-01T00:00:00Z",
                 "SystemModstamp": "2024-03-01T00:00:00Z",
+            },
+            {
+                "Id": "00K_FIRST",
+                "OpportunityId": "006_FIRST",
+                "ContactId": "003_DROP",
+                "IsPrimary": "true",
+                "CreatedDate": "2024-03-10T00:00:00Z",
+                "SystemModstamp": "2024-03-10T00:00:00Z",
             },
         ],
         ("salesforce", "DatedConversionRate"): [
@@ -474,7 +507,11 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             {"guid": "F_WP", "name": "Request a Demo"},
         ],
         # An activity that changes person: its person before and its person now both change.
-        ("salesforce", "Task"): [_activity("00T_MOVE", "003_X", "2024-02-02T00:00:00Z", "2024-03-05T00:00:00Z")],
+        ("salesforce", "Task"): [
+            _activity("00T_MOVE", "003_X", "2024-02-02T00:00:00Z", "2024-03-05T00:00:00Z"),
+            # A first response to 003_FIT's MQL, the only change to its person this step.
+            _activity("00T_FIT", "003_FIT", "2024-01-05T00:30:00Z", "2024-03-05T00:00:00Z"),
+        ],
         ("salesforce", "LeadHistory"): [
             {
                 "Id": "017_A",
@@ -520,9 +557,15 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "LeadId": "00Q_CONVERTED",
                 "Field": "Status",
                 "OldValue": "Open",
-                "NewValue": "Working - Contacted",
+                "NewValue": "Nurture",
                 "CreatedDate": "2024-01-10T00:00:00Z",
             },
+        ],
+        # An opportunity deleted alone: 00Q_DROP's ConvertedDate now counts (sql_at), though its lead,
+        # person and first opportunity are unchanged.
+        ("salesforce", "Opportunity"): [
+            _opportunity("006_DROP", "2024-04-06T00:00:00Z", "700", "USD", "2024-06-01",
+                         created="2024-03-20T00:00:00Z", deleted="true"),
         ],
         # An account edit alone: 003_FIT's person takes its new industry and is no longer fit (so no
         # longer an MQL), though none of its records or touches changed.
@@ -597,6 +640,9 @@ def _probe(settings: Settings) -> dict:
         for lead, source in rows(con, status_changes):
             status_sources.setdefault(lead, set()).add(source)
         mql = dict(rows(con, "select person_id, mql_touchpoint_id from marts.fct_lead_funnel"))
+        funnel = {row[0]: row[1:] for row in rows(
+            con, "select person_id, sql_at, opportunity_id, won_amount, first_response_at, recycled_count "
+            "from marts.fct_lead_funnel")}
         attribution: dict[str, dict] = {}
         for opportunity, touch, touch_type, amount in rows(
             con, "select opportunity_id, touchpoint_id, touch_type, amount from marts.fct_attribution"
@@ -607,7 +653,7 @@ def _probe(settings: Settings) -> dict:
         leads_select = (settings.warehouse_dir / "dbt_target" / "compiled" / LEADS_MODEL).read_text()
         rederived = {row[0] for row in rows(con, leads_select)}
         return {"touches": touches, "person": person, "industry": industry, "activities": activities,
-                "status_sources": status_sources, "mql": mql, "attribution": attribution,
+                "status_sources": status_sources, "mql": mql, "funnel": funnel, "attribution": attribution,
                 "rederived_leads": rederived}
     finally:
         con.close()
@@ -683,12 +729,13 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
         assert "changes_identity_people" in selected and "_batch_id > '" in selected, model
         assert _replaced_in_place(applied), model
     # the people-level models after them: the people their upstream logged, not every person
-    for model, change_set in (("identity/int_persons.sql", "changed_person_records"),
-                              ("identity/int_identity__person_emails.sql", "identity_people"),
-                              ("funnel/int_funnel__sales_activities.sql", "changed_activities"),
-                              ("funnel/int_funnel__lead_status_changes.sql", "changed_keys"),
-                              ("funnel/int_funnel__person_scores.sql", "touched_people")):
-        path = Path("closedloop", "models", "intermediate", model)
+    for model, change_set in (("intermediate/identity/int_persons.sql", "changed_person_records"),
+                              ("intermediate/identity/int_identity__person_emails.sql", "replaced_by_int_person_keys"),
+                              ("intermediate/funnel/int_funnel__sales_activities.sql", "changed_activities"),
+                              ("intermediate/funnel/int_funnel__lead_status_changes.sql", "changed_keys"),
+                              ("intermediate/funnel/int_funnel__person_scores.sql", "replaced_by_int_touchpoints"),
+                              ("marts/fct_lead_funnel.sql", "changed_first_opportunities")):
+        path = Path("closedloop", "models", model)
         selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
         applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
         assert change_set in selected and "every person, before and now" not in selected, model
@@ -801,8 +848,17 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     assert third["activities"]["00T_MOVE"] == third["person"]["003_X"]
     # NEW EVENT and HISTORY OF AN UNCHANGED LEAD (step 4).
     assert "00U_NEW" not in third["activities"] and last["activities"]["00U_NEW"] == fit
+    # FIRST RESPONSE (step 3): a new Task answers 003_FIT's MQL.
+    assert (second["funnel"][fit][3], third["funnel"][fit][3]) == (None, datetime(2024, 1, 5, 0, 30))
     assert (third["status_sources"]["00Q_CONVERTED"], last["status_sources"]["00Q_CONVERTED"]) == (
         {"current_status"}, {"lead_history"})
+    assert (third["funnel"][converted][4], last["funnel"][converted][4]) == (0, 1)  # recycled into Nurture
+    # OPPORTUNITY DELETED (step 4): the converted lead's date now counts as its person's sql_at.
+    dropped = last["person"]["00Q_DROP"]
+    assert third["funnel"][dropped][:3] == (datetime(2024, 3, 10), "006_FIRST", None)
+    assert last["funnel"][dropped][:3] == (datetime(2024, 3, 1), "006_FIRST", None)
+    # OPPORTUNITY WON (step 3): its person's won_amount follows the first opportunity's new figures.
+    assert second["funnel"][merged][2] is None and third["funnel"][merged][2] == pytest.approx(2500 / 0.9)
     # A new touch takes 006_M's person across the MQL threshold (step 4).
     assert third["mql"][merged] is None and last["mql"][merged].startswith("hs_form:F_DEMO:")
     assert last["mql"][merged] in last["attribution"]["006_M"]

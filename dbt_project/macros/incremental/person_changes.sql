@@ -1,7 +1,8 @@
 {#- What the models downstream of the identity map that build by person (int_persons, the
-    int_funnel__* tables, int_identity__person_emails; int_touchpoints and fct_attribution read the
-    identity log through identity_people_since too) follow from one build to the next: the rules
-    they apply, and the people whose rows may have changed since a build's marks. -#}
+    int_funnel__* tables, int_identity__person_emails, fct_lead_funnel; int_touchpoints and
+    fct_attribution read the identity log through identity_people_since too) follow from one build
+    to the next: the rules they apply, and the people whose rows may have changed since a build's
+    marks. -#}
 
 {#- The fingerprint of a model that follows no rules besides its data. -#}
 {% macro no_rules_fingerprint_sql() -%}
@@ -17,6 +18,19 @@
 {#- int_funnel__person_scores' rules: the MQL threshold (the points are in int_touchpoints' rows). -#}
 {% macro person_score_fingerprint_sql() -%}
     {{ dbt.hash(dbt.string_literal(tojson(var('mql')['score_threshold']))) }}
+{%- endmacro %}
+
+
+{#- fct_lead_funnel's rules: alignment.yml's crm and sla, and the response bucket labels. -#}
+{% macro funnel_rules_fingerprint_sql() -%}
+    {{ dbt.hash(dbt.string_literal(tojson([var('crm'), var('sla'), var('response_bucket_labels')]))) }}
+{%- endmacro %}
+
+
+{#- The people-level models whose logs fct_lead_funnel follows. -#}
+{% macro funnel_people_models() -%}
+    {{- return(['int_persons', 'int_funnel__person_scores', 'int_funnel__lead_status_changes',
+                'int_funnel__sales_activities']) -}}
 {%- endmacro %}
 
 
@@ -67,17 +81,30 @@ inner join changed_person_records
 {%- endmacro %}
 
 
-{#- The people a model that follows the identity map's log must recompute because of it
-    (`select person_id`), or none when that is every person: no marks, other rules than the marks'
-    (`fingerprint`, the model's fingerprint macro, called only with marks: a unit test's model has
-    no marks, and may not have the seeds a fingerprint reads), or a log that says "every person"
-    since them. -#}
-{% macro identity_people_since(marks, fingerprint) -%}
+{#- The people a model must recompute because the upstream people-level `models` (each with
+    replaced_log=true) replaced them since the builds of theirs in its marks (`select person_id`),
+    or none when that is every person: no marks, other rules than the marks' (`fingerprint`, the
+    model's fingerprint macro, called only with marks: a unit test's model has no marks, and may not
+    have the seeds a fingerprint reads), or a log that says "every person" since them. -#}
+{% macro people_replaced_since(marks, fingerprint, models) -%}
     {%- if marks is none or marks.get('fingerprint') != scalar_value('select ' ~ fingerprint()) -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set logged = replaced_since('int_person_keys', marks.get('replaced:int_person_keys')) -%}
-    {{- return(none if logged is none else 'select partition_key as person_id from (' ~ logged ~ ') as identity_people') -}}
+    {%- set selects = [] -%}
+    {%- for model_name in models -%}
+        {%- set logged = replaced_since(model_name, marks.get('replaced:' ~ model_name)) -%}
+        {%- if logged is none -%}
+            {{- return(none) -}}
+        {%- endif -%}
+        {%- do selects.append('select partition_key as person_id from (' ~ logged ~ ') as replaced_by_' ~ model_name) -%}
+    {%- endfor -%}
+    {{- return(selects | join('\nunion\n')) -}}
+{%- endmacro %}
+
+
+{#- The people the identity map replaced since `marks` (people_replaced_since). -#}
+{% macro identity_people_since(marks, fingerprint) -%}
+    {{- return(people_replaced_since(marks, fingerprint, ['int_person_keys'])) -}}
 {%- endmacro %}
 
 

@@ -1,36 +1,90 @@
 -- The lead funnel: one row per person (SPEC 3 "Funnel stages", SPEC 4). Every stage is a naive
 -- UTC timestamp or null; a person may skip stages but never goes backwards. No email, names or
 -- phone numbers: the person is known only by person_id.
+--
+-- Incremental by person: a person's row follows from their rows in int_persons, the int_funnel__*
+-- tables and alignment.yml's crm and sla rules. A nightly build recomputes the people int_persons,
+-- int_funnel__person_scores, int_funnel__lead_status_changes or int_funnel__sales_activities
+-- replaced since the builds of theirs it last read (their logs; int_persons' covers the identity
+-- map and every changed lead, so int_funnel__person_crm_dates' records, created dates and converted
+-- leads), the people of leads converted into an opportunity created or deleted since its marks (a
+-- converted date counts only without a live opportunity), and the people whose first opportunity
+-- differs from the snapshot kept in fct_lead_funnel__state_first_opportunities; and replaces exactly
+-- those (strategy replace_partitions). Other rules (the fingerprint), a missing state or an upstream
+-- log that says "everyone" recompute every person.
+
+{#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
+{%- if not execute %}
+-- depends_on: {{ ref('int_person_keys') }} {{ ref('stg_salesforce__leads') }} {{ ref('stg_salesforce__opportunities') }}
+{%- endif %}
+
+{%- set state_schema = ref('int_persons').schema %}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='recycled_count',
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(ref('int_persons').schema, 'marks'),
+                                    incremental_marks_sql(['stg_salesforce__opportunities'], funnel_rules_fingerprint_sql(),
+                                                          funnel_people_models())) }}",
+        "{{ replace_state_table_sql(incremental_state_relation(ref('int_persons').schema, 'first_opportunities'),
+                                    'select * from ' ~ ref('int_funnel__person_opportunities')) }}",
+    ],
+) }}
 
 {%- set crm = var('crm') %}
 {%- set bucket_bounds = var('sla')['buckets_minutes'] %}
 {%- set bucket_labels = var('response_bucket_labels') %}
+{%- set marks = read_incremental_marks(state_schema, ['first_opportunities']) %}
+{%- set logged_people = people_replaced_since(marks, funnel_rules_fingerprint_sql, funnel_people_models()) %}
 
 with
 
-persons as (
-    select * from {{ ref('int_persons') }}
+{% if is_incremental() -%}
+affected_people as (
+    {%- if logged_people is not none %}
+    {{ logged_people }}
+    union
+    -- a converted lead whose opportunity was created or deleted since the marks
+    select person_keys.person_id
+    from {{ ref('int_person_keys') }} as person_keys
+    inner join {{ ref('stg_salesforce__leads') }} as leads
+        on person_keys.record_type = 'lead'
+        and person_keys.record_id = leads.lead_id
+    where leads.converted_opportunity_id in (
+        select opportunity_id from {{ ref('stg_salesforce__opportunities') }}
+        where {{ changed_since(marks, 'stg_salesforce__opportunities') }}
+    )
+    union
+    -- another first opportunity: new, gone, or other figures (an edit, a new conversion rate)
+    select person_id from (
+        (select * from {{ ref('int_funnel__person_opportunities') }}
+         except select * from {{ incremental_state_relation(state_schema, 'first_opportunities') }})
+        union all
+        (select * from {{ incremental_state_relation(state_schema, 'first_opportunities') }}
+         except select * from {{ ref('int_funnel__person_opportunities') }})
+    ) as changed_first_opportunities
+    {%- else %}
+    {{ people_to_recompute(none, ref('int_persons')) }}
+    {%- endif %}
 ),
+{%- endif %}
 
-crm_dates as (
-    select * from {{ ref('int_funnel__person_crm_dates') }}
-),
+{%- for name, model in [('persons', 'int_persons'), ('crm_dates', 'int_funnel__person_crm_dates'),
+                         ('scores', 'int_funnel__person_scores'), ('first_opportunities', 'int_funnel__person_opportunities'),
+                         ('status_changes', 'int_funnel__lead_status_changes'),
+                         ('sales_activities', 'int_funnel__sales_activities')] %}
 
-scores as (
-    select * from {{ ref('int_funnel__person_scores') }}
+{{ name }} as (
+    select * from {{ ref(model) }}
+    {%- if is_incremental() %}
+    where person_id in (select person_id from affected_people)
+    {%- endif %}
 ),
-
-first_opportunities as (
-    select * from {{ ref('int_funnel__person_opportunities') }}
-),
-
-status_changes as (
-    select * from {{ ref('int_funnel__lead_status_changes') }}
-),
-
-sales_activities as (
-    select * from {{ ref('int_funnel__sales_activities') }}
-),
+{%- endfor %}
 
 people as (
     select
@@ -233,3 +287,10 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+
+-- one tombstone per affected person (recycled_count null, never null in a real row):
+-- replace_partitions empties the person first
+union all by name
+select person_id from affected_people
+{%- endif %}

@@ -6,18 +6,21 @@
 -- Incremental by person: a nightly build recomputes the people the identity map logged since its
 -- marks (a lead that moved or left has its person before among them), and the person of every
 -- lead whose staging row or LeadHistory changed since them, and replaces exactly those (strategy
--- replace_partitions); a missing state or a rebuilt identity map recompute everyone.
+-- replace_partitions) and logs them for fct_lead_funnel; a missing state or a rebuilt identity map
+-- recompute everyone.
 
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='status',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql(['stg_salesforce__leads', 'stg_salesforce__lead_history'],
                                                           no_rules_fingerprint_sql(), ['int_person_keys'])) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 

@@ -4,33 +4,28 @@
 --
 -- Incremental by person: a person's row follows from their touches and is_fit alone, so a nightly
 -- build recomputes the people int_touchpoints or int_persons replaced since the builds of theirs it
--- last read (their logs) and replaces exactly those (strategy replace_partitions). Another
--- threshold (the fingerprint), a missing state or a rebuilt upstream recompute every person.
+-- last read (their logs), replaces exactly those (strategy replace_partitions) and logs them for
+-- fct_lead_funnel. Another threshold (the fingerprint), a missing state or a rebuilt upstream
+-- recompute every person.
 
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='first_channel',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql([], person_score_fingerprint_sql(),
                                                           ['int_touchpoints', 'int_persons'])) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 
 {%- set marks = read_incremental_marks(this.schema, []) %}
 {#- the people either upstream log names since this model's marks, or none: every person -#}
-{%- set logged_people = none %}
-{%- if marks is not none and marks.get('fingerprint') == scalar_value('select ' ~ person_score_fingerprint_sql()) %}
-    {%- set touched_people = replaced_since('int_touchpoints', marks.get('replaced:int_touchpoints')) %}
-    {%- set changed_people = replaced_since('int_persons', marks.get('replaced:int_persons')) %}
-    {%- if touched_people is not none and changed_people is not none %}
-        {%- set logged_people = 'select partition_key as person_id from (' ~ touched_people ~ ') as touched_people'
-            ~ ' union select partition_key as person_id from (' ~ changed_people ~ ') as changed_people' %}
-    {%- endif %}
-{%- endif %}
+{%- set logged_people = people_replaced_since(marks, person_score_fingerprint_sql, ['int_touchpoints', 'int_persons']) %}
 
 with
 

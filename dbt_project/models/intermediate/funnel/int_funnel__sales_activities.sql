@@ -5,18 +5,21 @@
 -- Incremental by person: a nightly build recomputes the people the identity map logged since its
 -- marks, and the people, now and before, of every Task or Event whose staging row changed since
 -- them (a changed WhoId moves an activity), and replaces exactly those (strategy
--- replace_partitions); a missing state or a rebuilt identity map recompute everyone.
+-- replace_partitions) and logs them for fct_lead_funnel; a missing state or a rebuilt identity map
+-- recompute everyone.
 
 {{ config(
     materialized='incremental',
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='activity_id',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql(['stg_salesforce__tasks', 'stg_salesforce__events'],
                                                           no_rules_fingerprint_sql(), ['int_person_keys'])) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 
