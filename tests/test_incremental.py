@@ -733,6 +733,7 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
                               ("intermediate/identity/int_identity__person_emails.sql", "replaced_by_int_person_keys"),
                               ("intermediate/funnel/int_funnel__sales_activities.sql", "changed_activities"),
                               ("intermediate/funnel/int_funnel__lead_status_changes.sql", "changed_keys"),
+                              ("intermediate/funnel/int_funnel__person_crm_dates.sql", "changed_keys"),
                               ("intermediate/funnel/int_funnel__person_scores.sql", "replaced_by_int_touchpoints"),
                               ("marts/fct_lead_funnel.sql", "changed_first_opportunities")):
         path = Path("closedloop", "models", model)

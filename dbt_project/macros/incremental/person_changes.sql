@@ -29,8 +29,8 @@
 
 {#- The people-level models whose logs fct_lead_funnel follows. -#}
 {% macro funnel_people_models() -%}
-    {{- return(['int_persons', 'int_funnel__person_scores', 'int_funnel__lead_status_changes',
-                'int_funnel__sales_activities']) -}}
+    {{- return(['int_persons', 'int_funnel__person_crm_dates', 'int_funnel__person_scores',
+                'int_funnel__lead_status_changes', 'int_funnel__sales_activities']) -}}
 {%- endmacro %}
 
 

@@ -3,20 +3,13 @@
 -- phone numbers: the person is known only by person_id.
 --
 -- Incremental by person: a person's row follows from their rows in int_persons, the int_funnel__*
--- tables and alignment.yml's crm and sla rules. A nightly build recomputes the people int_persons,
--- int_funnel__person_scores, int_funnel__lead_status_changes or int_funnel__sales_activities
--- replaced since the builds of theirs it last read (their logs; int_persons' covers the identity
--- map and every changed lead, so int_funnel__person_crm_dates' records, created dates and converted
--- leads), the people of leads converted into an opportunity created or deleted since its marks (a
--- converted date counts only without a live opportunity), and the people whose first opportunity
--- differs from the snapshot kept in fct_lead_funnel__state_first_opportunities; and replaces exactly
--- those (strategy replace_partitions). Other rules (the fingerprint), a missing state or an upstream
--- log that says "everyone" recompute every person.
-
-{#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
-{%- if not execute %}
--- depends_on: {{ ref('int_person_keys') }} {{ ref('stg_salesforce__leads') }} {{ ref('stg_salesforce__opportunities') }}
-{%- endif %}
+-- tables and alignment.yml's crm and sla rules. A nightly build recomputes the people int_persons
+-- or the people-level int_funnel__ models replaced since the builds of theirs it last read (their
+-- logs, funnel_people_models), and the people whose first opportunity differs from the snapshot kept
+-- in fct_lead_funnel__state_first_opportunities (int_funnel__person_opportunities is rebuilt whole:
+-- an opportunity's edit or a new conversion rate shows there), and replaces exactly those (strategy
+-- replace_partitions). Other rules (the fingerprint), a missing state or an upstream log that says
+-- "everyone" recompute every person.
 
 {%- set state_schema = ref('int_persons').schema %}
 
@@ -28,7 +21,7 @@
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_persons').schema, 'marks'),
-                                    incremental_marks_sql(['stg_salesforce__opportunities'], funnel_rules_fingerprint_sql(),
+                                    incremental_marks_sql([], funnel_rules_fingerprint_sql(),
                                                           funnel_people_models())) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_persons').schema, 'first_opportunities'),
                                     'select * from ' ~ ref('int_funnel__person_opportunities')) }}",
@@ -47,17 +40,6 @@ with
 affected_people as (
     {%- if logged_people is not none %}
     {{ logged_people }}
-    union
-    -- a converted lead whose opportunity was created or deleted since the marks
-    select person_keys.person_id
-    from {{ ref('int_person_keys') }} as person_keys
-    inner join {{ ref('stg_salesforce__leads') }} as leads
-        on person_keys.record_type = 'lead'
-        and person_keys.record_id = leads.lead_id
-    where leads.converted_opportunity_id in (
-        select opportunity_id from {{ ref('stg_salesforce__opportunities') }}
-        where {{ changed_since(marks, 'stg_salesforce__opportunities') }}
-    )
     union
     -- another first opportunity: new, gone, or other figures (an edit, a new conversion rate)
     select person_id from (

@@ -1,16 +1,63 @@
 -- Per person, the CRM dates the funnel stages start from: the earliest CreatedDate /
 -- createdate of the person's non-deleted records (leads, contacts, HubSpot contacts), and the
 -- earliest ConvertedDate of a lead converted without a (non-deleted) opportunity.
+--
+-- Incremental by person: a nightly build recomputes the people the identity map logged since its
+-- marks (their records and creation instants), the person of every lead whose staging row changed
+-- since them, and the person of every converted lead whose opportunity was created or deleted
+-- since them; replaces exactly those (strategy replace_partitions) and logs them for
+-- fct_lead_funnel. A missing state or a rebuilt identity map recompute everyone.
+
+{#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
+{%- if not execute %}
+-- depends_on: {{ ref('stg_salesforce__opportunities') }}
+{%- endif %}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_partitions',
+    unique_key='person_id',
+    tombstone_column='record_count',
+    replaced_log=true,
+    on_schema_change='fail',
+    post_hook=[
+        "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
+                                    incremental_marks_sql(['stg_salesforce__leads', 'stg_salesforce__opportunities'],
+                                                          no_rules_fingerprint_sql(), ['int_person_keys'])) }}",
+        "{{ log_full_build_sql() }}",
+    ],
+) }}
+
+{%- set marks = read_incremental_marks(this.schema, []) %}
+{%- set identity_people = identity_people_since(marks, no_rules_fingerprint_sql) %}
 
 with
-
-person_keys as (
-    select * from {{ ref('int_person_keys') }}
-),
 
 leads as (
     select * from {{ ref('stg_salesforce__leads') }}
 ),
+
+{%- set changed_people = none %}
+{%- if identity_people is not none %}
+{%- set changed_people -%}
+    {{ identity_people }}
+    union
+    -- the person of a lead that changed, or whose converted opportunity was created or deleted
+    select changed_keys.person_id
+    from {{ ref('int_person_keys') }} as changed_keys
+    where changed_keys.record_type = 'lead'
+        and changed_keys.record_id in (
+            select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
+            union all
+            select lead_id from leads
+            where converted_opportunity_id in (
+                select opportunity_id from {{ ref('stg_salesforce__opportunities') }}
+                where {{ changed_since(marks, 'stg_salesforce__opportunities') }}
+            )
+        )
+{%- endset %}
+{%- endif %}
+{{ person_keys_ctes(changed_people) }}
 
 opportunities as (
     select * from {{ ref('int_opportunities') }}
@@ -20,6 +67,7 @@ record_dates as (
     -- int_person_keys carries each record's creation instant
     select
         person_id,
+        count(*) as record_count,
         min(created_at) as first_record_created_at
     from person_keys
     group by person_id
@@ -49,6 +97,7 @@ persons as (
 final as (
     select
         persons.person_id,
+        record_dates.record_count,
         record_dates.first_record_created_at,
         converted_without_opportunity.converted_date as converted_without_opportunity_date
     from persons
@@ -59,3 +108,9 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+
+-- one tombstone per affected person (record_count null): replace_partitions empties the person first
+union all by name
+select person_id from affected_people
+{%- endif %}
