@@ -6,7 +6,9 @@
 -- marks (their records and creation instants), the person of every lead whose staging row changed
 -- since them, and the person of every converted lead whose opportunity was created or deleted
 -- since them; replaces exactly those (strategy replace_partitions) and logs them for
--- fct_lead_funnel. A missing state or a rebuilt identity map recompute everyone.
+-- fct_lead_funnel. A missing state or a rebuilt identity map recompute everyone. (record_count came
+-- with the marks: a warehouse built before has neither, so its first nightly build adds the column,
+-- on_schema_change='append_new_columns', and recomputes every person.)
 
 {#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
 {%- if not execute %}
@@ -19,7 +21,7 @@
     unique_key='person_id',
     tombstone_column='record_count',
     replaced_log=true,
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql(['stg_salesforce__leads', 'stg_salesforce__opportunities'],
