@@ -85,6 +85,15 @@
 {%- endmacro %}
 
 
+{#- The rows of `current` not in `previous` and those of `previous` not in `current` (relations or
+    CTEs with the same columns): what differs between a kept snapshot and now. -#}
+{% macro rows_changed_sql(current, previous) -%}
+    (select * from {{ current }} except select * from {{ previous }})
+    union all
+    (select * from {{ previous }} except select * from {{ current }})
+{%- endmacro %}
+
+
 {#- `_batch_id > '<mark>'` for a staging model: its rows that changed since the build that left
     these marks (a constant, so DuckDB skips the row groups of older batches). -#}
 {% macro changed_since(marks, model_name) -%}

@@ -108,6 +108,25 @@ inner join changed_person_records
 {%- endmacro %}
 
 
+{#- `select person_id` of the people a model over leads recomputes: `identity_people`
+    (identity_people_since) and the person now of every lead `changed_lead_ids` names (a `select
+    lead_id`), or none when identity_people is none (every person). -#}
+{% macro identity_and_lead_people(identity_people, changed_lead_ids) -%}
+    {%- if identity_people is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set people -%}
+    {{ identity_people }}
+    union
+    select changed_keys.person_id
+    from {{ ref('int_person_keys') }} as changed_keys
+    where changed_keys.record_type = 'lead'
+        and changed_keys.record_id in ({{ changed_lead_ids }})
+    {%- endset -%}
+    {{- return(people) -}}
+{%- endmacro %}
+
+
 {#- The CTE a people-level model reads the identity map through, `person_keys`: in an incremental
     build only the rows of `affected_people` (people_to_recompute(changed_people_sql), a CTE the
     model's tombstones also read), else every row. Ends with a comma. -#}

@@ -76,16 +76,12 @@ previous_people_inputs as (
 
 changed_inputs as (
     -- new, deleted or edited opportunities (created, close, won/lost, converted amount)
-    (select * from current_opportunity_inputs except select * from previous_opportunity_inputs)
-    union all
-    (select * from previous_opportunity_inputs except select * from current_opportunity_inputs)
+    {{ rows_changed_sql('current_opportunity_inputs', 'previous_opportunity_inputs') }}
 ),
 
 changed_people as (
     -- people joining or leaving, people with another MQL touch
-    (select * from current_people_inputs except select * from previous_people_inputs)
-    union all
-    (select * from previous_people_inputs except select * from current_people_inputs)
+    {{ rows_changed_sql('current_people_inputs', 'previous_people_inputs') }}
 ),
 
 affected_opportunities as (

@@ -43,11 +43,8 @@ affected_people as (
     union
     -- another first opportunity: new, gone, or other figures (an edit, a new conversion rate)
     select person_id from (
-        (select * from {{ ref('int_funnel__person_opportunities') }}
-         except select * from {{ incremental_state_relation(state_schema, 'first_opportunities') }})
-        union all
-        (select * from {{ incremental_state_relation(state_schema, 'first_opportunities') }}
-         except select * from {{ ref('int_funnel__person_opportunities') }})
+        {{ rows_changed_sql(ref('int_funnel__person_opportunities'),
+                            incremental_state_relation(state_schema, 'first_opportunities')) }}
     ) as changed_first_opportunities
     {%- else %}
     {{ people_to_recompute(none, ref('int_persons')) }}

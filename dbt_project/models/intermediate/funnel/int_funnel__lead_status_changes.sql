@@ -37,23 +37,16 @@ lead_history as (
     select * from {{ ref('stg_salesforce__lead_history') }}
 ),
 
-{%- set changed_people = none %}
+{#- the leads whose status or history changed (only with marks) -#}
+{%- set changed_lead_ids = none %}
 {%- if identity_people is not none %}
-{%- set changed_people -%}
-    {{ identity_people }}
-    union
-    -- the person of a lead whose status or history changed
-    select changed_keys.person_id
-    from {{ ref('int_person_keys') }} as changed_keys
-    where changed_keys.record_type = 'lead'
-        and changed_keys.record_id in (
-            select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
-            union all
-            select lead_id from lead_history where {{ changed_since(marks, 'stg_salesforce__lead_history') }}
-        )
+{%- set changed_lead_ids -%}
+    select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
+    union all
+    select lead_id from lead_history where {{ changed_since(marks, 'stg_salesforce__lead_history') }}
 {%- endset %}
 {%- endif %}
-{{ person_keys_ctes(changed_people) }}
+{{ person_keys_ctes(identity_and_lead_people(identity_people, changed_lead_ids)) }}
 
 person_leads as (
     select

@@ -39,27 +39,21 @@ leads as (
     select * from {{ ref('stg_salesforce__leads') }}
 ),
 
-{%- set changed_people = none %}
+{#- the leads that changed, or whose converted opportunity was created or deleted (only with marks:
+    a unit test gives no opportunities) -#}
+{%- set changed_lead_ids = none %}
 {%- if identity_people is not none %}
-{%- set changed_people -%}
-    {{ identity_people }}
-    union
-    -- the person of a lead that changed, or whose converted opportunity was created or deleted
-    select changed_keys.person_id
-    from {{ ref('int_person_keys') }} as changed_keys
-    where changed_keys.record_type = 'lead'
-        and changed_keys.record_id in (
-            select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
-            union all
-            select lead_id from leads
-            where converted_opportunity_id in (
-                select opportunity_id from {{ ref('stg_salesforce__opportunities') }}
-                where {{ changed_since(marks, 'stg_salesforce__opportunities') }}
-            )
-        )
+{%- set changed_lead_ids -%}
+    select lead_id from leads where {{ changed_since(marks, 'stg_salesforce__leads') }}
+    union all
+    select lead_id from leads
+    where converted_opportunity_id in (
+        select opportunity_id from {{ ref('stg_salesforce__opportunities') }}
+        where {{ changed_since(marks, 'stg_salesforce__opportunities') }}
+    )
 {%- endset %}
 {%- endif %}
-{{ person_keys_ctes(changed_people) }}
+{{ person_keys_ctes(identity_and_lead_people(identity_people, changed_lead_ids)) }}
 
 opportunities as (
     select * from {{ ref('int_opportunities') }}
