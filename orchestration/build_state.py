@@ -14,6 +14,11 @@ The record lives in `<warehouse>/state/nightly_build.json` and moves through two
 - `published`: written by the publish step of the same run once the new file is in place, with
   the identity (size, modification time) of the published file and of the working warehouse, so
   a published file that went missing or was replaced, or a warehouse changed by hand, also builds.
+
+The record also keeps a fingerprint per raw object (`salesforce/Lead`, `hubspot/contacts`, ...).
+When the raw batches are all that changed since the last published build, the decision names the
+objects whose batches are still those that build read: the dbt nodes reading nothing else need
+no rebuild (orchestration.dbt_selection).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -61,17 +68,25 @@ def _content_hash(root: Path, files: list[Path]) -> str:
     )
 
 
-def raw_fingerprint(raw_dir: Path) -> str:
-    """The raw batch files (append-only, never rewritten): name, size and modification time of each."""
+def raw_object_fingerprints(raw_dir: Path) -> dict[str, str]:
+    """Per raw object folder (`<system>/<Object>`, as dbt's sources read them): a digest of its batch
+    files (append-only, never rewritten): name, size and modification time of each."""
     if not raw_dir.is_dir():
-        return "none"
-    return _digest(
-        [
-            (path.relative_to(raw_dir).as_posix(), str(path.stat().st_size), str(path.stat().st_mtime_ns))
-            for path in _files(raw_dir)
-            if path.suffix == ".parquet"
-        ]
-    )
+        return {}
+    batches: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for path in _files(raw_dir):
+        if path.suffix == ".parquet":
+            relative = path.relative_to(raw_dir)
+            stat = path.stat()
+            batches["/".join(relative.parts[:2])].append(
+                (relative.as_posix(), str(stat.st_size), str(stat.st_mtime_ns)))
+    return {raw_object: _digest(files) for raw_object, files in sorted(batches.items())}
+
+
+def raw_fingerprint(raw_dir: Path, raw_objects: Mapping[str, str] | None = None) -> str:
+    """All raw batch files: one digest over the per-object fingerprints."""
+    raw_objects = raw_object_fingerprints(raw_dir) if raw_objects is None else raw_objects
+    return _digest(sorted(raw_objects.items())) if raw_objects else "none"
 
 
 def dbt_project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
@@ -93,10 +108,11 @@ def definitions_fingerprint(alignment_path: Path) -> str:
     return hashlib.sha256(Path(alignment_path).read_bytes()).hexdigest()[:16]
 
 
-def build_inputs(settings: Settings) -> dict[str, str]:
-    """What a build depends on, one hash per kind of input."""
+def build_inputs(settings: Settings, raw_objects: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a build depends on, one hash per kind of input (`raw_objects`: the raw folder's
+    raw_object_fingerprints, when the caller already has them)."""
     return {
-        "raw": raw_fingerprint(settings.raw_dir),
+        "raw": raw_fingerprint(settings.raw_dir, raw_objects),
         "definitions": definitions_fingerprint(settings.alignment_path),
         "dbt_project": dbt_project_fingerprint(),
         "code": code_fingerprint(),
@@ -138,10 +154,18 @@ class Decision:
     build: bool
     reason: str  # one line for the log
     since_run: str | None = None  # the run whose published tables still stand, when skipping
+    # When only raw batches changed since the last published build: the raw objects whose batches
+    # are still exactly those it built from. Empty when anything else may differ.
+    unchanged_raw: frozenset[str] = frozenset()
 
 
-def decide(settings: Settings, inputs: dict[str, str], *, full_refresh: bool = False) -> Decision:
-    """Build, or skip because nothing changed since the last run that built, gated and published."""
+def decide(settings: Settings, inputs: dict[str, str], *, full_refresh: bool = False,
+           raw_objects: Mapping[str, str] | None = None) -> Decision:
+    """Build, or skip because nothing changed since the last run that built, gated and published.
+
+    `raw_objects` (raw_object_fingerprints now): when given and only raw batches changed, the
+    decision also names the raw objects unchanged since that build.
+    """
     if full_refresh:
         return Decision(True, "full refresh asked: building")
     state = read_state(settings)
@@ -151,14 +175,15 @@ def decide(settings: Settings, inputs: dict[str, str], *, full_refresh: bool = F
     if state.get("status") != "published":
         return Decision(True, f"the last build (run {last}) did not publish: building again")
     changed = [name for name, value in inputs.items() if state.get("inputs", {}).get(name) != value]
+    files_changed = _files_changed(settings, state)
     if changed:
-        return Decision(True, f"{', '.join(changed)} changed since run {last}: building")
-    if not settings.published_file.exists():
-        return Decision(True, f"the published file {settings.published_file} is missing: building")
-    if _identity(settings.published_file) != state.get("published_file"):
-        return Decision(True, f"the published file {settings.published_file} changed since run {last}: building")
-    if _identity(settings.warehouse_path) != state.get("warehouse_file"):
-        return Decision(True, f"the working warehouse changed since run {last}: building")
+        unchanged_raw = frozenset()
+        if changed == ["raw"] and files_changed is None and raw_objects is not None:
+            before = state.get("raw_objects") or {}
+            unchanged_raw = frozenset(name for name, digest in raw_objects.items() if before.get(name) == digest)
+        return Decision(True, f"{', '.join(changed)} changed since run {last}: building", unchanged_raw=unchanged_raw)
+    if files_changed is not None:
+        return Decision(True, f"{files_changed}: building")
     return Decision(
         False,
         f"nothing new since run {last} (published {state.get('published_at', '?')}): raw "
@@ -167,7 +192,20 @@ def decide(settings: Settings, inputs: dict[str, str], *, full_refresh: bool = F
     )
 
 
-def mark_building(settings: Settings, run_id: str, inputs: dict[str, str]) -> None:
+def _files_changed(settings: Settings, state: dict[str, Any]) -> str | None:
+    """Why the published file or the working warehouse is not the one the record describes, or None."""
+    last = state.get("run_id", "?")
+    if not settings.published_file.exists():
+        return f"the published file {settings.published_file} is missing"
+    if _identity(settings.published_file) != state.get("published_file"):
+        return f"the published file {settings.published_file} changed since run {last}"
+    if _identity(settings.warehouse_path) != state.get("warehouse_file"):
+        return f"the working warehouse changed since run {last}"
+    return None
+
+
+def mark_building(settings: Settings, run_id: str, inputs: dict[str, str],
+                  raw_objects: Mapping[str, str] | None = None) -> None:
     """Before a build changes the warehouse: until this run publishes, no later run may skip."""
     _write_state(
         settings,
@@ -175,6 +213,7 @@ def mark_building(settings: Settings, run_id: str, inputs: dict[str, str]) -> No
             "status": "building",
             "run_id": run_id,
             "inputs": inputs,
+            "raw_objects": dict(raw_objects or {}),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )

@@ -3,6 +3,8 @@
 The real nightly job on one small demo warehouse, run after run: the second run finds nothing
 new and leaves the published file byte for byte (publish_log included); a new raw batch or a
 changed alignment.yml builds and publishes again; a run that failed is never skipped after.
+A new batch of one raw object rebuilds only the dbt nodes reading it (and the published tables),
+and the warehouse then equals a full refresh of the same raw files.
 The decision itself (orchestration.build_state.decide) is also checked case by case.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,8 @@ import orchestration.assets.gate as gate_asset
 from orchestration import build_state
 from orchestration.duck import connect, rows
 from orchestration.pipeline import NightlyResult, run_nightly, summarize
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.publish import PUBLISHED_TABLES
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +40,31 @@ def publish_log(settings: Settings) -> list[tuple]:
     con = connect(settings.published_file, read_only=True)
     try:
         return rows(con, "select run_id, published_at, definitions_version, row_counts from publish_log order by 2")
+    finally:
+        con.close()
+
+
+def dbt_nodes_run(run_id: str) -> set[str]:
+    """Names of the dbt nodes the run's build ran (its run_results.json)."""
+    paths = sorted((DBT_PROJECT_DIR / "target").glob(f"dbt_models-{run_id[:7]}-*/run_results.json"))
+    assert paths, f"no run_results.json for run {run_id}"
+    return {result["unique_id"].split(".")[2] for result in json.loads(paths[-1].read_text())["results"]}
+
+
+def _normalized(value):
+    """Floats to 10 significant digits: DuckDB's parallel sums may differ in the last bits between two builds."""
+    return float(f"{value:.10g}") if isinstance(value, float) else value
+
+
+def warehouse_tables(settings: Settings) -> dict[str, list[tuple]]:
+    """Every table dbt builds, sorted rows, less the incremental models' build history (state tables)."""
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        tables = rows(con, "select table_schema, table_name from information_schema.tables where table_type = "
+                           "'BASE TABLE' and table_schema in ('staging', 'intermediate', 'marts') order by 1, 2")
+        return {f"{schema}.{name}": sorted((tuple(_normalized(value) for value in row)
+                                            for row in rows(con, f'select * from "{schema}"."{name}"')), key=repr)
+                for schema, name in tables if "__state_" not in name}
     finally:
         con.close()
 
@@ -82,7 +111,7 @@ def test_nothing_new_skips_dbt_gate_and_publish(warehouse):
     assert f"Nothing new since run {last_run}" in summarize(settings, result)
 
 
-def test_a_new_raw_batch_builds_and_publishes_again(warehouse):
+def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
     settings = warehouse
     log = publish_log(settings)
     land_records(
@@ -92,7 +121,7 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse):
                 [
                     {
                         "Id": "00T_new_night",
-                        "WhoId": None,
+                        "WhoId": "00Q000000000000001",  # a demo lead: its person gains an activity
                         "Subject": "Call",
                         "Type": "Call",
                         "Status": "Completed",
@@ -106,6 +135,19 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse):
     result = run_nightly(settings)
 
     assert_built_and_published(settings, result, log)
+    # only what reads Tasks was rebuilt and tested, and every published table
+    ran = dbt_nodes_run(result.run_id)
+    assert {"stg_salesforce__tasks", "unique_stg_salesforce__tasks_task_id", "int_funnel__sales_activities"} <= ran
+    assert set(PUBLISHED_TABLES) - {"publish_log"} <= ran
+    assert not {"stg_salesforce__leads", "unique_stg_salesforce__leads_lead_id", "stg_salesforce__lead_history",
+                "utm_medium_channels"} & ran, ran
+    # and the warehouse is what a full refresh of the same raw files builds
+    rebuilt = dataclasses.replace(settings, warehouse_dir=tmp_path / "full_refresh")
+    shutil.copytree(settings.warehouse_dir, rebuilt.warehouse_dir)
+    full = run_nightly(rebuilt, full_refresh=True)
+    assert full.success, full.failures
+    assert len(dbt_nodes_run(full.run_id)) > len(ran)
+    assert warehouse_tables(rebuilt) == warehouse_tables(settings)
     # and the night after, with nothing landed, skips again
     assert run_nightly(settings).nothing_new_since == result.run_id
 
@@ -221,3 +263,33 @@ def test_dbt_project_fingerprint_follows_sql_not_dbt_output(tmp_path):
     assert build_state.dbt_project_fingerprint(project) == before
     (project / "models" / "m.sql").write_text("select 2")
     assert build_state.dbt_project_fingerprint(project) != before
+
+
+def test_decide_names_the_unchanged_raw_objects_only_when_raw_alone_changed(tmp_path):
+    settings = Settings(source="demo", warehouse_dir=tmp_path / "warehouse")
+    for raw_object in ("salesforce/Task", "salesforce/Lead"):
+        (settings.raw_dir / raw_object).mkdir(parents=True)
+        (settings.raw_dir / raw_object / "b1.parquet").write_bytes(b"1")
+    settings.warehouse_path.write_bytes(b"working")
+    settings.published_file.write_bytes(b"published")
+    before = build_state.raw_object_fingerprints(settings.raw_dir)
+    build_state.mark_building(settings, "run-1", build_state.build_inputs(settings, before), before)
+    assert build_state.mark_published(settings, "run-1")
+
+    (settings.raw_dir / "salesforce" / "Task" / "b2.parquet").write_bytes(b"2")  # a new batch
+    (settings.raw_dir / "hubspot" / "contacts").mkdir(parents=True)  # an object seen for the first time
+    (settings.raw_dir / "hubspot" / "contacts" / "b1.parquet").write_bytes(b"3")
+    now = build_state.raw_object_fingerprints(settings.raw_dir)
+    inputs = build_state.build_inputs(settings, now)
+
+    decision = build_state.decide(settings, inputs, raw_objects=now)
+    assert decision.build and decision.unchanged_raw == {"salesforce/Lead"}
+    # anything besides raw batches may have changed: every node rebuilds
+    assert not build_state.decide(settings, {**inputs, "code": "other"}, raw_objects=now).unchanged_raw
+    assert not build_state.decide(settings, inputs, full_refresh=True, raw_objects=now).unchanged_raw
+    assert not build_state.decide(settings, inputs).unchanged_raw  # the caller gave no fingerprints
+    settings.warehouse_path.write_bytes(b"edited by hand")
+    assert not build_state.decide(settings, inputs, raw_objects=now).unchanged_raw
+    settings.warehouse_path.write_bytes(b"working")
+    build_state.mark_building(settings, "run-2", inputs, now)  # a build that did not publish
+    assert not build_state.decide(settings, inputs, raw_objects=now).unchanged_raw

@@ -27,6 +27,8 @@ from expectations import preload_great_expectations
 from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
+from orchestration.dbt_selection import unchanged_nodes
+from orchestration.publish import PUBLISHED_TABLES
 from orchestration.resources import ClosedLoopResource
 from orchestration.run_tags import NOTHING_NEW_TAG
 from orchestration.settings import DBT_PROJECT_DIR, Settings
@@ -97,10 +99,11 @@ MANIFEST_PATH = ensure_manifest()
 PREVIEW_GROUPS = ("marts",)
 
 
-def _relations(manifest_path: Path) -> tuple[dict[str, tuple[Relation, str | None]], dict[Relation, dict[str, str]]]:
+def _relations(manifest: Mapping[str, Any]
+               ) -> tuple[dict[str, tuple[Relation, str | None]], dict[Relation, dict[str, str]]]:
     """dbt unique_id -> (the table it builds, its Dagster group) for models, seeds and snapshots,
     and each table's documented column descriptions."""
-    nodes = {unique_id: node for unique_id, node in json.loads(manifest_path.read_text())["nodes"].items()
+    nodes = {unique_id: node for unique_id, node in manifest["nodes"].items()
              if node["resource_type"] in ("model", "seed", "snapshot")}
     relations = {unique_id: (Relation(node["schema"], node.get("alias") or node["name"]),
                              TRANSLATOR.get_group_name(node)) for unique_id, node in nodes.items()}
@@ -109,7 +112,8 @@ def _relations(manifest_path: Path) -> tuple[dict[str, tuple[Relation, str | Non
     return relations, docs
 
 
-RELATIONS, COLUMN_DOCS = _relations(MANIFEST_PATH)
+MANIFEST = json.loads(MANIFEST_PATH.read_text())
+RELATIONS, COLUMN_DOCS = _relations(MANIFEST)
 
 
 def with_warehouse_metadata(context: AssetExecutionContext, events: Iterable[Any], warehouse_path: Path) -> Iterator:
@@ -146,20 +150,22 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
                config: DbtRunConfig):
     settings = closedloop.settings()
     alignment = closedloop.alignment()
-    inputs = build_state.build_inputs(settings)
+    raw_objects = build_state.raw_object_fingerprints(settings.raw_dir)
+    inputs = build_state.build_inputs(settings, raw_objects)
+    # dbt unit tests check the SQL, not the night's data: they run in `make test`, not every night.
+    args = ["build", "--vars", dbt_vars_json(alignment), "--exclude-resource-type", "unit_test"]
     if context.is_subset:  # a hand-picked subset: the record can no longer vouch for the whole warehouse
         build_state.forget(settings)
     else:
-        decision = build_state.decide(settings, inputs, full_refresh=config.full_refresh)
+        decision = build_state.decide(settings, inputs, full_refresh=config.full_refresh, raw_objects=raw_objects)
         context.log.info(decision.reason)
         if not decision.build:
             yield from _skip(context, decision)
             return
-        build_state.mark_building(settings, context.run.run_id, inputs)
+        build_state.mark_building(settings, context.run.run_id, inputs, raw_objects)
+        args += _exclude_unchanged(context, decision)
     # dbt's profile and sources read the warehouse folder from the environment.
     os.environ["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
-    # dbt unit tests check the SQL, not the night's data: they run in `make test`, not every night.
-    args = ["build", "--vars", dbt_vars_json(alignment), "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
     if config.preload_gate:
@@ -177,6 +183,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     yield from with_warehouse_metadata(context, events, settings.warehouse_path)
     if failure is not None:
         raise failure
+
+
+def _exclude_unchanged(context: AssetExecutionContext, decision: build_state.Decision) -> list[str]:
+    """dbt arguments leaving out the nodes that read none of the raw objects changed since the
+    last published build (none when anything but raw batches changed)."""
+    if not decision.unchanged_raw:
+        return []
+    unchanged = unchanged_nodes(MANIFEST, decision.unchanged_raw, always_built=PUBLISHED_TABLES)
+    if not unchanged:
+        return []
+    context.log.info(f"{len(unchanged)} dbt nodes read only raw objects unchanged since the last published build "
+                     f"({', '.join(sorted(decision.unchanged_raw))}): not rebuilt: {', '.join(unchanged)}")
+    return ["--exclude", " ".join(unchanged)]
 
 
 PUBLISHED_ASSET_KEY = AssetKey("published_warehouse")

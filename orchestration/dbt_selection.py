@@ -1,0 +1,57 @@
+"""Which dbt nodes a nightly build can leave as they are: those that read no changed raw object.
+
+A node's table is a function of its SQL, the vars and the tables it reads. When nothing but raw
+batches changed since the last published build (orchestration.build_state), a node none of whose
+upstream sources gained or lost a batch would rebuild to the same table, and its tests would pass
+or fail as they did: the nightly build excludes them. A night that lands Tasks and email events
+then leaves LeadHistory, OpportunityHistory, the seeds and everything reading only those alone.
+
+The published tables are always built (with their tests): the quality gate and the publish
+follow them, so every night that builds also gates and publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from functools import cache
+from typing import Any
+
+BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot", "test")
+
+
+def source_raw_object(source: Mapping[str, Any]) -> str:
+    """The raw folder a dbt source reads (`<warehouse>/raw/<source_name>/<identifier>/`)."""
+    return f"{source['source_name']}/{source['identifier']}"
+
+
+def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
+                    always_built: Collection[str] = ()) -> list[str]:
+    """Names of the manifest's models, seeds, snapshots and tests that read no changed raw object.
+
+    `unchanged_raw`: raw objects (`salesforce/Lead`) whose batches did not change; every other
+    source counts as changed, and so does any input the manifest does not describe.
+    `always_built`: model names built regardless (the published tables), with their tests.
+    """
+    sources = {unique_id: source_raw_object(source) for unique_id, source in manifest["sources"].items()}
+    nodes = {unique_id: node for unique_id, node in manifest["nodes"].items()
+             if node["resource_type"] in BUILT_RESOURCE_TYPES}
+    forced = {unique_id for unique_id, node in nodes.items()
+              if node["resource_type"] == "model" and node["name"] in always_built}
+
+    def parents(unique_id: str) -> list[str]:
+        return nodes[unique_id].get("depends_on", {}).get("nodes", [])  # a seed has none
+
+    @cache
+    def reads_changed(unique_id: str) -> bool:
+        if unique_id in sources:
+            return sources[unique_id] not in unchanged_raw
+        if unique_id not in nodes:
+            return True
+        return any(reads_changed(parent) for parent in parents(unique_id))
+
+    def rebuilt(unique_id: str) -> bool:
+        tests_a_forced_model = nodes[unique_id]["resource_type"] == "test" and any(
+            parent in forced for parent in parents(unique_id))
+        return unique_id in forced or tests_a_forced_model or reads_changed(unique_id)
+
+    return sorted(node["name"] for unique_id, node in nodes.items() if not rebuilt(unique_id))

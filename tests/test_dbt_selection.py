@@ -1,0 +1,71 @@
+"""orchestration.dbt_selection: the dbt nodes a nightly build leaves out read no changed raw object."""
+
+from __future__ import annotations
+
+import json
+
+from orchestration.assets.dbt import MANIFEST_PATH
+from orchestration.dbt_selection import unchanged_nodes
+from orchestration.publish import PUBLISHED_TABLES
+
+
+def _source(system: str, name: str, identifier: str) -> tuple[str, dict]:
+    return f"source.p.{system}.{name}", {"source_name": system, "name": name, "identifier": identifier}
+
+
+def _node(kind: str, name: str, *parents: str) -> tuple[str, dict]:
+    return f"{kind}.p.{name}", {"resource_type": kind, "name": name, "depends_on": {"nodes": list(parents)}}
+
+
+MANIFEST = {
+    "sources": dict([_source("salesforce", "task", "Task"), _source("salesforce", "leadhistory", "LeadHistory")]),
+    "nodes": dict([
+        _node("model", "stg_tasks", "source.p.salesforce.task"),
+        _node("model", "stg_history", "source.p.salesforce.leadhistory"),
+        _node("test", "unique_stg_history_id", "model.p.stg_history"),
+        ("seed.p.channels", {"resource_type": "seed", "name": "channels", "depends_on": {"macros": []}}),
+        _node("model", "int_history", "model.p.stg_history", "seed.p.channels"),
+        _node("model", "int_both", "model.p.stg_tasks", "model.p.int_history"),
+        _node("test", "relationships_int_both_history", "model.p.int_both", "model.p.int_history"),
+        _node("model", "mart_history", "model.p.int_history"),
+        _node("test", "not_null_mart_history", "model.p.mart_history"),
+        _node("model", "int_unknown_input", "model.p.not_in_the_manifest"),
+        _node("analysis", "an_analysis", "model.p.stg_history"),
+    ]),
+}
+ONLY_TASKS_CHANGED = {"salesforce/LeadHistory"}
+
+
+def test_nodes_reading_only_unchanged_raw_objects_are_left_out():
+    assert unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED) == [
+        "channels", "int_history", "mart_history", "not_null_mart_history", "stg_history", "unique_stg_history_id"]
+
+
+def test_a_node_reading_any_changed_object_is_built_with_its_tests():
+    left_out = set(unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED))
+    assert not {"stg_tasks", "int_both", "relationships_int_both_history"} & left_out
+
+
+def test_the_published_tables_and_their_tests_are_always_built():
+    left_out = unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED, always_built={"mart_history"})
+    assert "mart_history" not in left_out and "not_null_mart_history" not in left_out
+    assert "int_history" in left_out  # what it reads stays as the last build left it
+
+
+def test_an_input_the_manifest_does_not_describe_counts_as_changed():
+    everything_unchanged = {"salesforce/Task", "salesforce/LeadHistory"}
+    assert "int_unknown_input" not in unchanged_nodes(MANIFEST, everything_unchanged)
+    assert "int_both" in unchanged_nodes(MANIFEST, everything_unchanged)
+    assert "stg_history" not in unchanged_nodes(MANIFEST, set())  # no object known unchanged: all built
+
+
+def test_on_the_project_a_night_of_tasks_leaves_out_what_reads_no_tasks():
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    raw_objects = {f"{s['source_name']}/{s['identifier']}" for s in manifest["sources"].values()}
+    assert "salesforce/Task" in raw_objects and "salesforce/LeadHistory" in raw_objects
+    left_out = set(unchanged_nodes(manifest, raw_objects - {"salesforce/Task"}, always_built=PUBLISHED_TABLES))
+    assert {"stg_salesforce__leads", "stg_salesforce__lead_history", "unique_stg_salesforce__leads_lead_id",
+            "utm_medium_channels"} <= left_out
+    assert not {"stg_salesforce__tasks", "unique_stg_salesforce__tasks_task_id", "int_funnel__sales_activities",
+                "fct_lead_funnel"} & left_out
+    assert not set(PUBLISHED_TABLES) & left_out
