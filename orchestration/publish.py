@@ -3,9 +3,15 @@
 Write-audit-publish: the quality gate has validated the working file's marts; this copies only
 the published tables (never a PII column) into a new file beside the target, carries over the
 publish_log and appends this run, verifies the copy, and `os.replace()`s it onto the published
-path. BI readers holding the old file open keep reading it (its inode lives on while open);
-their next connection sees the new file. A failed gate or any error leaves the published file
-byte for byte as it was.
+path. The two large tables, which dbt builds incrementally and whose replaced partitions it logs
+(fct_lead_funnel by person, fct_attribution by opportunity), are not copied whole every night:
+the new file starts as a copy of the published one and takes just the partitions replaced since
+the builds the last publish copied (publish_log.source_builds); the small marts are copied whole.
+Anything that makes that unsafe (no previous file or marks, a full build in between, builds the
+log no longer holds, other columns) copies the table whole, and so does a copy whose partitions
+do not check against the working file. BI readers holding the old file open keep reading it (its
+inode lives on while open); their next connection sees the new file. A failed gate or any error
+leaves the published file byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +45,10 @@ PUBLISHED_TABLES = (
     "publish_log",
 )
 DATA_TABLES = tuple(table for table in PUBLISHED_TABLES if table != "publish_log")
+# Published tables dbt builds with replaced_log=true: the partition key of each. Their log in the
+# working file is `<table>__state_replaced` (partition_key, build; a null partition_key: every one).
+LOGGED_TABLES = {"fct_lead_funnel": "person_id", "fct_attribution": "opportunity_id"}
+REPLACED_LOG_SUFFIX = "__state_replaced"
 SOURCE_SCHEMA = "marts"
 # Column names that carry personal data: email addresses, people's names, phone numbers,
 # postal addresses. Business names (campaign_name, the model names) are not matched.
@@ -53,7 +64,8 @@ create table publish_log (
     published_at timestamp not null,     -- UTC
     definitions_version varchar not null, -- hash of alignment.yml
     row_counts varchar not null,         -- JSON: {"table": rows}
-    gate_result varchar not null         -- JSON: {"success", "checks", "failed", "warnings"}
+    gate_result varchar not null,        -- JSON: {"success", "checks", "failed", "warnings"}
+    source_builds varchar                -- JSON: {"table": the last build of its replaced-partitions log copied}
 )
 """
 
@@ -104,6 +116,8 @@ class PublishResult:
     definitions_version: str
     row_counts: dict[str, int]
     dropped_pii_columns: dict[str, list[str]]
+    # per table: "whole", or "<n> partitions" when only the partitions replaced since the last publish were copied
+    copied: dict[str, str] = field(default_factory=dict)
 
 
 def is_pii_column(column: str) -> bool:
@@ -136,10 +150,19 @@ def publish(
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
         leftover.unlink(missing_ok=True)
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if not warehouse_path.exists():
+        raise PublishError(f"{warehouse_path}: working DuckDB file not found; nothing to publish")
     try:
-        row_counts, dropped = _build(warehouse_path, published_path, staging, run_id=run_id,
-                                     published_at=published_at, definitions_version=definitions_version,
-                                     verdict=verdict)
+        plan = _partition_plan(warehouse_path, published_path)
+        try:
+            built = _build(warehouse_path, published_path, staging, plan, run_id=run_id, published_at=published_at,
+                           definitions_version=definitions_version, verdict=verdict)
+        except _CopyDiverged:  # the partitions copied do not match the working file: copy everything whole
+            for leftover in (staging, staging.with_name(staging.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            built = _build(warehouse_path, published_path, staging, {}, run_id=run_id, published_at=published_at,
+                           definitions_version=definitions_version, verdict=verdict)
+        row_counts, dropped, copied = built
         _verify(staging, row_counts, run_id)
         _fsync(staging)
         os.replace(staging, published_path)  # atomic on POSIX: readers see the old or the new file, whole
@@ -148,57 +171,172 @@ def publish(
         for leftover in (staging, staging.with_name(staging.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise
-    return PublishResult(published_path, run_id, published_at, definitions_version, row_counts, dropped)
+    return PublishResult(published_path, run_id, published_at, definitions_version, row_counts, dropped, copied)
 
 
-def _build(warehouse_path: Path, published_path: Path, staging: Path, *, run_id: str, published_at: dt.datetime,
-           definitions_version: str, verdict: GateVerdict) -> tuple[dict[str, int], dict[str, list[str]]]:
-    if not warehouse_path.exists():
-        raise PublishError(f"{warehouse_path}: working DuckDB file not found; nothing to publish")
+class _CopyDiverged(Exception):
+    """Partitions copied into the previous file do not match the working file."""
+
+
+@dataclass(frozen=True)
+class _LoggedCopy:
+    """A logged table's copy: the partitions its log lists after `after_build` (None: copy it whole),
+    through `through_build` (its log's last build now, recorded in publish_log.source_builds)."""
+
+    after_build: int | None
+    through_build: int | None
+
+
+def _previous_source_builds(published_path: Path) -> dict[str, int]:
+    """publish_log.source_builds of the published file's last publish ({} when none is recorded)."""
+    if not published_path.exists():
+        return {}
+    con = duckdb.connect(str(published_path), read_only=True)
+    try:
+        has_column = con.execute("select count(*) from information_schema.columns where table_name = 'publish_log' "
+                                 "and column_name = 'source_builds'").fetchall()[0][0]
+        if not has_column:
+            return {}
+        latest = con.execute("select source_builds from publish_log order by published_at desc limit 1").fetchall()
+    finally:
+        con.close()
+    if not latest or latest[0][0] is None:
+        return {}
+    return {str(table): int(build) for table, build in json.loads(latest[0][0]).items() if build is not None}
+
+
+def _partition_plan(warehouse_path: Path, published_path: Path) -> dict[str, _LoggedCopy]:
+    """For each logged table: the builds of its log to copy the partitions of, or whole."""
+    previous = _previous_source_builds(published_path)
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        plan: dict[str, _LoggedCopy] = {}
+        for table in LOGGED_TABLES:
+            log = f"{SOURCE_SCHEMA}.{qi(table + REPLACED_LOG_SUFFIX)}"
+            exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                 "and table_name = ?", [SOURCE_SCHEMA, table + REPLACED_LOG_SUFFIX]).fetchall()[0][0]
+            if not exists:
+                continue  # not logged: copied whole, nothing to record
+            through = con.execute(f"select max(build) from {log}").fetchall()[0][0]
+            after = previous.get(table)
+            if after is not None:
+                # a null partition (a full build, or builds the log forgot) after the mark: every partition
+                every = con.execute(f"select count(*) from {log} where partition_key is null and build > ?",
+                                    [after]).fetchall()[0][0]
+                if every or through is None or through < after:
+                    after = None
+            plan[table] = _LoggedCopy(after, through)
+        return plan
+    finally:
+        con.close()
+
+
+def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict[str, _LoggedCopy], *,
+           run_id: str, published_at: dt.datetime, definitions_version: str, verdict: GateVerdict
+           ) -> tuple[dict[str, int], dict[str, list[str]], dict[str, str]]:
+    by_partition = {table: copy for table, copy in plan.items() if copy.after_build is not None}
+    if by_partition:
+        shutil.copyfile(published_path, staging)  # the unchanged partitions, as published last time
     con = duckdb.connect(str(staging))
     try:
         con.execute("set timezone = 'UTC'").fetchall()
         con.execute(f"attach {ql(str(warehouse_path))} as working (read_only)").fetchall()
-        columns: dict[str, list[str]] = {}
-        for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns "
-            "where table_catalog = 'working' and table_schema = ? order by table_name, ordinal_position",
-            [SOURCE_SCHEMA],
-        ).fetchall():
-            columns.setdefault(table, []).append(column)
+        columns = _columns(con, "working", SOURCE_SCHEMA)
         missing = [table for table in DATA_TABLES if table not in columns]
         if missing:
             raise PublishError(f"{warehouse_path}: {SOURCE_SCHEMA}.{', '.join(missing)} not built; nothing published")
+        published_columns = _columns(con, current_database(con), "main")
         row_counts: dict[str, int] = {}
         dropped: dict[str, list[str]] = {}
+        copied: dict[str, str] = {}
         for table in DATA_TABLES:
             kept = [c for c in columns[table] if not is_pii_column(c)]
             if len(kept) < len(columns[table]):
                 dropped[table] = [c for c in columns[table] if is_pii_column(c)]
-            con.execute(f"create table main.{qi(table)} as select {', '.join(qi(c) for c in kept)} "
-                        f"from working.{SOURCE_SCHEMA}.{qi(table)}").fetchall()
+            source = f"working.{SOURCE_SCHEMA}.{qi(table)}"
+            if table in by_partition and published_columns.get(table) == kept:
+                copied[table] = _copy_partitions(con, table, kept, by_partition[table].after_build)
+            else:
+                con.execute(f"drop table if exists main.{qi(table)}").fetchall()
+                con.execute(f"create table main.{qi(table)} as select {', '.join(qi(c) for c in kept)} "
+                            f"from {source}").fetchall()
+                copied[table] = "whole"
             row_counts[table] = con.execute(f"select count(*) from main.{qi(table)}").fetchall()[0][0]
+            if table in by_partition and row_counts[table] != con.execute(
+                    f"select count(*) from {source}").fetchall()[0][0]:
+                raise _CopyDiverged(table)
+        source_builds = {table: copy.through_build for table, copy in plan.items()}
+        _append_publish_log(con, published_path, fresh=not by_partition, row=[
+            run_id, published_at, definitions_version, json.dumps(row_counts, sort_keys=True),
+            json.dumps(verdict.summary(), sort_keys=True), json.dumps(source_builds, sort_keys=True)])
         con.execute("detach working").fetchall()
+        con.execute("checkpoint").fetchall()
+    finally:
+        con.close()
+    return row_counts, dropped, copied
 
+
+def current_database(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchall()[0][0]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> dict[str, list[str]]:
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? order by table_name, ordinal_position",
+        [catalog, schema],
+    ).fetchall():
+        columns.setdefault(table, []).append(column)
+    return columns
+
+
+def _copy_partitions(con: duckdb.DuckDBPyConnection, table: str, kept: list[str], after_build: int) -> str:
+    """Replace, in the copy of the last published file, the partitions the working table's log lists
+    after `after_build` (emptied partitions included); checks them against the working table."""
+    key = qi(LOGGED_TABLES[table])
+    names = ", ".join(qi(c) for c in kept)
+    source = f"working.{SOURCE_SCHEMA}.{qi(table)}"
+    replaced = (f"select partition_key from working.{SOURCE_SCHEMA}.{qi(table + REPLACED_LOG_SUFFIX)} "
+                f"where build > {int(after_build)}")
+    con.execute(f"create temp table replaced_partitions as select distinct partition_key from ({replaced})").fetchall()
+    try:
+        partitions = con.execute("select count(*) from replaced_partitions").fetchall()[0][0]
+        in_replaced = f"{key} in (select partition_key from replaced_partitions)"
+        con.execute(f"delete from main.{qi(table)} where {in_replaced}").fetchall()
+        con.execute(f"insert into main.{qi(table)} ({names}) "
+                    f"select {names} from {source} where {in_replaced}").fetchall()
+
+        def checksum(relation: str) -> tuple:
+            return tuple(con.execute(f"select count(*), sum(hash({names})) from {relation} "
+                                     f"where {in_replaced}").fetchall()[0])
+
+        if checksum(f"main.{qi(table)}") != checksum(source):
+            raise _CopyDiverged(table)
+    finally:
+        con.execute("drop table replaced_partitions").fetchall()
+    return f"{partitions} partitions"
+
+
+def _append_publish_log(con: duckdb.DuckDBPyConnection, published_path: Path, *, fresh: bool, row: list) -> None:
+    """This publish's publish_log row after the earlier ones: in a new file they are carried over from
+    the published one; a copy of the published file holds them already."""
+    if fresh:
         con.execute(PUBLISH_LOG_DDL).fetchall()
         if published_path.exists():
             con.execute(f"attach {ql(str(published_path))} as previous (read_only)").fetchall()
             has_log = con.execute("select count(*) from information_schema.tables where table_catalog = 'previous' "
                                   "and table_name = 'publish_log'").fetchall()[0][0]
             if has_log:
+                has_builds = con.execute("select count(*) from information_schema.columns where table_catalog = "
+                                         "'previous' and table_name = 'publish_log' and column_name = "
+                                         "'source_builds'").fetchall()[0][0]
                 con.execute("insert into publish_log select run_id, published_at, definitions_version, "
-                            "cast(row_counts as varchar), cast(gate_result as varchar) "
+                            "cast(row_counts as varchar), cast(gate_result as varchar), "
+                            f"{'source_builds' if has_builds else 'null'} "
                             "from previous.main.publish_log order by published_at").fetchall()
             con.execute("detach previous").fetchall()
-        con.execute(
-            "insert into publish_log values (?, ?, ?, ?, ?)",
-            [run_id, published_at, definitions_version, json.dumps(row_counts, sort_keys=True),
-             json.dumps(verdict.summary(), sort_keys=True)],
-        ).fetchall()
-        con.execute("checkpoint").fetchall()
-    finally:
-        con.close()
-    return row_counts, dropped
+    con.execute("insert into publish_log values (?, ?, ?, ?, ?, ?)", row).fetchall()
 
 
 def _verify(staging: Path, row_counts: dict[str, int], run_id: str) -> None:

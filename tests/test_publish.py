@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -200,3 +201,115 @@ def test_pii_columns_are_recognised(column):
                                     "model", "touch_type", "disqualification_reason", "won_amount"])
 def test_business_columns_are_not_pii(column):
     assert not is_pii_column(column)
+
+
+# --- the logged tables: only the partitions replaced since the last publish ---
+
+
+def log_replaced(warehouse: Path, table: str, partitions: list[str | None]) -> None:
+    """What dbt's replace_partitions strategy logs for a build of `table` (None: every partition)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"create table if not exists marts.{table}__state_replaced (partition_key varchar, build bigint)")
+        build = con.execute(f"select coalesce(max(build) + 1, 1) from marts.{table}__state_replaced").fetchall()[0][0]
+        con.executemany(f"insert into marts.{table}__state_replaced values (?, ?)", [[p, build] for p in partitions])
+    finally:
+        con.close()
+
+
+def edit_funnel(warehouse: Path, sql: str) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def funnel_rows(path: Path, relation: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return sorted(con.execute(f"select person_id, lead_at, first_channel from {relation}").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_logged_table_takes_only_the_partitions_replaced_since_the_last_publish(paths):
+    warehouse, published = paths
+    log_replaced(warehouse, "fct_lead_funnel", [None])  # its full build
+    first = publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    assert first.copied["fct_lead_funnel"] == "whole"
+    # a night: p1 edited, p2 deleted (its tombstone logged), p3 new; p0 untouched
+    edit_funnel(warehouse, "update marts.fct_lead_funnel set first_channel = 'paid_search' where person_id = 'p1';"
+                           "delete from marts.fct_lead_funnel where person_id = 'p2';"
+                           "insert into marts.fct_lead_funnel select 'p3', 'x@y.z', 'Bo', 'Ng', null, "
+                           "timestamp '2024-02-01', 'organic_search'")
+    log_replaced(warehouse, "fct_lead_funnel", ["p1", "p2", "p3"])
+
+    second = publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+
+    assert second.copied["fct_lead_funnel"] == "3 partitions"
+    assert second.copied["mart_campaign_roi"] == "whole"  # the small marts are copied whole
+    assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
+    assert funnel_rows(published, "fct_lead_funnel")[1] == ("p1", dt.datetime(2024, 1, 1), "paid_search")
+    assert set(tables(published)) == {f"main.{t}" for t in PUBLISHED_TABLES}
+    assert "main.fct_lead_funnel" in tables(published) and "email" not in tables(published)["main.fct_lead_funnel"]
+    assert [row[0] for row in log_rows(published)] == ["run-1", "run-2"]
+    # a night that replaced nothing copies nothing, and the next one only its own partitions
+    assert publish(warehouse, published, run_id="run-3", definitions_version="v1",
+                   gate=PASSED).copied["fct_lead_funnel"] == "0 partitions"
+    edit_funnel(warehouse, "update marts.fct_lead_funnel set first_channel = 'events' where person_id = 'p0'")
+    log_replaced(warehouse, "fct_lead_funnel", ["p0"])
+    assert publish(warehouse, published, run_id="run-4", definitions_version="v1",
+                   gate=PASSED).copied["fct_lead_funnel"] == "1 partitions"
+    assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
+
+
+def test_a_full_build_since_the_last_publish_copies_the_table_whole(paths):
+    warehouse, published = paths
+    log_replaced(warehouse, "fct_lead_funnel", [None])
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    # rebuilt from scratch, as many rows but one value changed: its log says "every partition"
+    build_warehouse(warehouse, 3)
+    edit_funnel(warehouse, "update marts.fct_lead_funnel set first_channel = 'events' where person_id = 'p0'")
+    log_replaced(warehouse, "fct_lead_funnel", [None])
+
+    result = publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+
+    assert result.copied["fct_lead_funnel"] == "whole"
+    assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
+
+
+def test_partitions_that_do_not_match_the_working_table_fall_back_to_a_whole_copy(paths):
+    warehouse, published = paths
+    log_replaced(warehouse, "fct_lead_funnel", [None])
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    # a change the log does not name: copying only p1 would leave the published table one row long
+    edit_funnel(warehouse, "delete from marts.fct_lead_funnel where person_id = 'p2'")
+    log_replaced(warehouse, "fct_lead_funnel", ["p1"])
+
+    result = publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+
+    assert result.copied["fct_lead_funnel"] == "whole"
+    assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
+    assert [row[0] for row in log_rows(published)] == ["run-1", "run-2"]
+
+
+def test_a_published_file_from_before_source_builds_is_copied_whole_and_keeps_its_log(paths):
+    warehouse, published = paths
+    log_replaced(warehouse, "fct_lead_funnel", [None])
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    con = duckdb.connect(str(published))
+    con.execute("alter table publish_log drop column source_builds").fetchall()  # as published before it
+    con.close()
+    log_replaced(warehouse, "fct_lead_funnel", ["p1"])
+
+    result = publish(warehouse, published, run_id="run-2", definitions_version="v1", gate=PASSED)
+
+    assert result.copied["fct_lead_funnel"] == "whole"
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        logged = con.execute("select run_id, source_builds from publish_log order by published_at").fetchall()
+    finally:
+        con.close()
+    assert logged[0] == ("run-1", None)
+    assert logged[1][0] == "run-2" and json.loads(logged[1][1]) == {"fct_lead_funnel": 2}

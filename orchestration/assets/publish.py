@@ -48,6 +48,8 @@ def published_warehouse(context: AssetExecutionContext, closedloop: ClosedLoopRe
             "published_path": MetadataValue.path(str(settings.published_file)),
             "definitions_version": version,
             "row_counts": MetadataValue.json(result.row_counts),
+            # per table: "whole", or the partitions replaced since the last publish that were copied
+            "copied": MetadataValue.json(result.copied),
             "definitions_page": MetadataValue.md(definitions_path.read_text()),
             "data_docs": MetadataValue.path(str(settings.reports_dir / "data_docs" / "index.html")),
             "build_inputs_recorded": recorded,

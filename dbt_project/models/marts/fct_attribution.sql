@@ -11,7 +11,8 @@
 -- may have changed (touch_changes, against this model's own marks and the identity map's log of the
 -- people it replaced since), or that held a touch that left its person. Deleted opportunities are
 -- emptied. Other rules (an edited seed or var: the fingerprint), a missing state or a rebuilt
--- identity map rebuild every opportunity.
+-- identity map rebuild every opportunity. It logs the opportunities it replaced (replaced_log): the
+-- publish copies just those into the published file.
 
 {#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
 {%- if not execute %}
@@ -38,7 +39,9 @@
                                     attribution_opportunity_inputs_sql()) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'opportunity_people'),
                                     attribution_people_inputs_sql()) }}",
+        "{{ log_full_build_sql() }}",
     ],
+    replaced_log=true,
 ) }}
 
 {%- set attribution = var('attribution') %}

@@ -9,7 +9,8 @@
 -- in fct_lead_funnel__state_first_opportunities (int_funnel__person_opportunities is rebuilt whole:
 -- an opportunity's edit or a new conversion rate shows there), and replaces exactly those (strategy
 -- replace_partitions). Other rules (the fingerprint), a missing state or an upstream log that says
--- "everyone" recompute every person.
+-- "everyone" recompute every person. It logs the people it replaced (replaced_log): the publish
+-- copies just those into the published file.
 
 {%- set state_schema = ref('int_persons').schema %}
 
@@ -25,7 +26,9 @@
                                                           funnel_people_models())) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_persons').schema, 'first_opportunities'),
                                     'select * from ' ~ ref('int_funnel__person_opportunities')) }}",
+        "{{ log_full_build_sql() }}",
     ],
+    replaced_log=true,
 ) }}
 
 {%- set crm = var('crm') %}
