@@ -245,7 +245,7 @@ def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict
         missing = [table for table in DATA_TABLES if table not in columns]
         if missing:
             raise PublishError(f"{warehouse_path}: {SOURCE_SCHEMA}.{', '.join(missing)} not built; nothing published")
-        published_columns = _columns(con, current_database(con), "main")
+        published_columns = _columns(con, _current_database(con), "main")
         row_counts: dict[str, int] = {}
         dropped: dict[str, list[str]] = {}
         copied: dict[str, str] = {}
@@ -276,7 +276,7 @@ def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict
     return row_counts, dropped, copied
 
 
-def current_database(con: duckdb.DuckDBPyConnection) -> str:
+def _current_database(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_database()").fetchall()[0][0]
 
 
