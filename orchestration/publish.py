@@ -262,9 +262,6 @@ def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict
                             f"from {source}").fetchall()
                 copied[table] = "whole"
             row_counts[table] = con.execute(f"select count(*) from main.{qi(table)}").fetchall()[0][0]
-            if table in by_partition and row_counts[table] != con.execute(
-                    f"select count(*) from {source}").fetchall()[0][0]:
-                raise _CopyDiverged(table)
         source_builds = {table: copy.through_build for table, copy in plan.items()}
         _append_publish_log(con, published_path, fresh=not by_partition, row=[
             run_id, published_at, definitions_version, json.dumps(row_counts, sort_keys=True),
@@ -293,7 +290,8 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> dict[
 
 def _copy_partitions(con: duckdb.DuckDBPyConnection, table: str, kept: list[str], after_build: int) -> str:
     """Replace, in the copy of the last published file, the partitions the working table's log lists
-    after `after_build` (emptied partitions included); checks them against the working table."""
+    after `after_build` (emptied partitions included); checks the copied partitions (count and hash)
+    and the table's row count against the working table."""
     key = qi(LOGGED_TABLES[table])
     names = ", ".join(qi(c) for c in kept)
     source = f"working.{SOURCE_SCHEMA}.{qi(table)}"
@@ -311,7 +309,9 @@ def _copy_partitions(con: duckdb.DuckDBPyConnection, table: str, kept: list[str]
             return tuple(con.execute(f"select count(*), sum(hash({names})) from {relation} "
                                      f"where {in_replaced}").fetchall()[0])
 
-        if checksum(f"main.{qi(table)}") != checksum(source):
+        if checksum(f"main.{qi(table)}") != checksum(source) or (
+                con.execute(f"select count(*) from main.{qi(table)}").fetchall()
+                != con.execute(f"select count(*) from {source}").fetchall()):
             raise _CopyDiverged(table)
     finally:
         con.execute("drop table replaced_partitions").fetchall()
@@ -327,13 +327,9 @@ def _append_publish_log(con: duckdb.DuckDBPyConnection, published_path: Path, *,
             con.execute(f"attach {ql(str(published_path))} as previous (read_only)").fetchall()
             has_log = con.execute("select count(*) from information_schema.tables where table_catalog = 'previous' "
                                   "and table_name = 'publish_log'").fetchall()[0][0]
-            if has_log:
-                has_builds = con.execute("select count(*) from information_schema.columns where table_catalog = "
-                                         "'previous' and table_name = 'publish_log' and column_name = "
-                                         "'source_builds'").fetchall()[0][0]
-                con.execute("insert into publish_log select run_id, published_at, definitions_version, "
-                            "cast(row_counts as varchar), cast(gate_result as varchar), "
-                            f"{'source_builds' if has_builds else 'null'} "
+            if has_log:  # by name: a log from before source_builds gets nulls there
+                con.execute("insert into publish_log by name select * replace (cast(row_counts as varchar) as "
+                            "row_counts, cast(gate_result as varchar) as gate_result) "
                             "from previous.main.publish_log order by published_at").fetchall()
             con.execute("detach previous").fetchall()
     con.execute("insert into publish_log values (?, ?, ?, ?, ?, ?)", row).fetchall()
