@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from warehouse_rows import table_rows
 
 from orchestration.alignment import Alignment, Fit, Mql
 from orchestration.dbt_cli import run_dbt
@@ -597,31 +598,6 @@ def _land(settings: Settings, step: dict[tuple[str, str], list[dict]]) -> None:
         con.close()
 
 
-def _normalized(value):
-    """Floats to 10 significant digits: DuckDB's parallel sums may differ in the last bits between two builds."""
-    return float(f"{value:.10g}") if isinstance(value, float) else value
-
-
-def _tables(settings: Settings) -> dict[str, list[tuple]]:
-    """Sorted rows of every table in the compared schemas."""
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        names = rows(
-            con,
-            "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by all",
-        )
-        return {
-            f"{schema}.{name}": sorted(
-                (tuple(_normalized(v) for v in row) for row in rows(con, f'select * from "{schema}"."{name}"')),
-                key=repr,
-            )
-            for schema, name in names
-        }
-    finally:
-        con.close()
-
-
 def _probe(settings: Settings) -> dict:
     """What the scenarios of the steps should show: touches, people, MQL touches and attribution rows."""
     con = connect(settings.warehouse_path, read_only=True)
@@ -692,12 +668,12 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory):
                 shutil.copytree(nightly.raw_dir, rebuilt.raw_dir)
                 full_refresh = background.submit(run_dbt, rebuilt, alignment, *BUILD, "--full-refresh")
             run_dbt(nightly, alignment, *BUILD)
-            after_steps.append(_tables(nightly))
+            after_steps.append(table_rows(nightly.warehouse_path, SCHEMAS))
             probes.append(_probe(nightly))
         run_dbt(nightly, alignment, *BUILD)
-        nothing_new = _tables(nightly)
+        nothing_new = table_rows(nightly.warehouse_path, SCHEMAS)
         full_refresh.result()
-    return nightly, after_steps, nothing_new, _tables(rebuilt), probes
+    return nightly, after_steps, nothing_new, table_rows(rebuilt.warehouse_path, SCHEMAS), probes
 
 
 def test_nightly_builds_read_only_new_batches(warehouses):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from raw_fixtures import land_records
+from warehouse_rows import table_rows
 
 import orchestration.assets.gate as gate_asset
 from orchestration import build_state
@@ -51,22 +52,9 @@ def dbt_nodes_run(run_id: str) -> set[str]:
     return {result["unique_id"].split(".")[2] for result in json.loads(paths[-1].read_text())["results"]}
 
 
-def _normalized(value):
-    """Floats to 10 significant digits: DuckDB's parallel sums may differ in the last bits between two builds."""
-    return float(f"{value:.10g}") if isinstance(value, float) else value
-
-
 def warehouse_tables(settings: Settings) -> dict[str, list[tuple]]:
-    """Every table dbt builds, sorted rows, less the incremental models' build history (state tables)."""
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        tables = rows(con, "select table_schema, table_name from information_schema.tables where table_type = "
-                           "'BASE TABLE' and table_schema in ('staging', 'intermediate', 'marts') order by 1, 2")
-        return {f"{schema}.{name}": sorted((tuple(_normalized(value) for value in row)
-                                            for row in rows(con, f'select * from "{schema}"."{name}"')), key=repr)
-                for schema, name in tables if "__state_" not in name}
-    finally:
-        con.close()
+    """Every table dbt builds, less the incremental models' build history (state tables)."""
+    return {name: table for name, table in table_rows(settings.warehouse_path).items() if "__state_" not in name}
 
 
 def published_logged_tables(settings: Settings) -> dict[str, list[tuple]]:
