@@ -115,8 +115,8 @@ def test_dbt_tests_are_asset_checks_and_the_gate_blocks(graph):
     checks = graph.asset_check_keys
     dbt_checks = [check for check in checks if graph.get(check.asset_key).group_name in ("staging", "marts")
                   and check.name != "quality_gate"]
-    assert any(check.name.startswith("not_null") for check in dbt_checks)
-    assert any(check.name.startswith("unique") for check in dbt_checks)
+    assert any(check.name.startswith("key_and_not_null") for check in dbt_checks)
+    assert any(check.name.startswith("columns_are_rates") for check in dbt_checks)
     gate = {check.asset_key: graph.get_check_spec(check) for check in checks if check.name == "quality_gate"}
     assert set(gate) == {published_asset_key(table) for table in GATED_TABLES}
     assert all(spec.blocking for spec in gate.values())

@@ -65,8 +65,8 @@ def warehouse(built: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def test_dbt_tests_fail_on_a_rate_above_1_a_repeated_grain_and_a_null(built: Settings, tmp_path: Path) -> None:
-    """The marts' generic tests (columns_are_rates, unique_combination_of_columns, not_null_columns)
-    catch bad rows."""
+    """The marts' generic tests catch bad rows: columns_are_rates a rate above 1, key_and_not_null a
+    repeated key (mart_alignment_scorecard) and, on another mart, a null in a required column."""
     broken = Settings(warehouse_dir=tmp_path / "warehouse")
     broken.warehouse_dir.mkdir()
     shutil.copy(built.warehouse_path, broken.warehouse_path)
@@ -75,7 +75,7 @@ def test_dbt_tests_fail_on_a_rate_above_1_a_repeated_grain_and_a_null(built: Set
     con.execute("update marts.mart_speed_to_lead set mql_to_sql_rate_no_response = 1.5 "
                 "where week = (select min(week) from marts.mart_speed_to_lead)")
     con.execute("insert into marts.mart_alignment_scorecard select * from marts.mart_alignment_scorecard limit 1")
-    # the second column of mart_speed_to_lead's not_null_columns: one scan checks every listed column
+    # the second required column of mart_speed_to_lead, not part of its key: one scan checks both rules
     con.execute("update marts.mart_speed_to_lead set mqls = null "
                 "where week = (select max(week) from marts.mart_speed_to_lead)")
     con.close()
@@ -85,8 +85,8 @@ def test_dbt_tests_fail_on_a_rate_above_1_a_repeated_grain_and_a_null(built: Set
     failed = {node["unique_id"].split(".")[2] for node in run_results["results"] if node["status"] == "fail"}
     assert result.returncode != 0
     assert any(name.startswith("columns_are_rates_mart_speed_to_lead") for name in failed), failed
-    assert any(name.startswith("unique_combination_of_columns_mart_alignment_scorecard") for name in failed), failed
-    assert any(name.startswith("not_null_columns_mart_speed_to_lead") for name in failed), failed
+    assert any(name.startswith("key_and_not_null_mart_alignment_scorecard") for name in failed), failed
+    assert any(name.startswith("key_and_not_null_mart_speed_to_lead") for name in failed), failed
     assert not any("mart_pipeline_velocity" in name for name in failed), failed
 
 
