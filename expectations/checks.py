@@ -201,6 +201,10 @@ def points_case(alignment: Alignment) -> str:
 
 def mql_checks(plan: Plan, alignment: Alignment) -> None:
     threshold = f"cast({alignment.mql.score_threshold!r} as decimal(18, 6))"
+    # Points are never negative: with a positive threshold only touches with points can reach it
+    # or add to a score, so the window leaves out the rest (email opens score 0 by default: a
+    # third of all touches).
+    scoring = "where points > 0" if alignment.mql.score_threshold > 0 else ""
     expected = f"""
         with touches as (
             select
@@ -219,6 +223,7 @@ def mql_checks(plan: Plan, alignment: Alignment) -> None:
                     rows between unbounded preceding and current row
                 ) as cumulative_points
             from touches
+            {scoring}
         ),
         expected as (
             select
