@@ -49,11 +49,23 @@ def publish_log(settings: Settings) -> list[tuple]:
         con.close()
 
 
+def dbt_run_file(run_id: str, name: str) -> Path:
+    """A file of the run's dbt target folder (dagster-dbt's `dbt_models-<run id>-*`)."""
+    paths = sorted((DBT_PROJECT_DIR / "target").glob(f"dbt_models-{run_id[:7]}-*/{name}"))
+    assert paths, f"no {name} for run {run_id}"
+    return paths[-1]
+
+
 def dbt_nodes_run(run_id: str) -> set[str]:
     """Names of the dbt nodes the run's build ran (its run_results.json)."""
-    paths = sorted((DBT_PROJECT_DIR / "target").glob(f"dbt_models-{run_id[:7]}-*/run_results.json"))
-    assert paths, f"no run_results.json for run {run_id}"
-    return {result["unique_id"].split(".")[2] for result in json.loads(paths[-1].read_text())["results"]}
+    results = json.loads(dbt_run_file(run_id, "run_results.json").read_text())["results"]
+    return {result["unique_id"].split(".")[2] for result in results}
+
+
+def dbt_log_levels(run_id: str) -> set[str]:
+    """The levels of the events in the run's dbt.log (JSON lines: dagster-dbt sets DBT_LOG_FORMAT=json)."""
+    lines = dbt_run_file(run_id, "dbt.log").read_text().splitlines()
+    return {json.loads(line)["info"]["level"] for line in lines if line.strip()}
 
 
 def warehouse_tables(settings: Settings) -> dict[str, list[tuple]]:
@@ -153,6 +165,8 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
     assert_built_and_published(settings, result, log)
     # only what reads Tasks was rebuilt and tested, and every published table
     ran = dbt_nodes_run(result.run_id)
+    # the night's dbt.log keeps dbt's info events, not one debug event per SQL statement
+    assert dbt_log_levels(result.run_id) == {"info"}
     assert {"stg_salesforce__tasks", TASKS_KEY_TEST, "int_funnel__sales_activities"} <= ran
     assert set(PUBLISHED_TABLES) - {"publish_log"} <= ran
     assert not {"stg_salesforce__leads", LEADS_KEY_TEST, "stg_salesforce__lead_history",

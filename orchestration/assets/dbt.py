@@ -154,6 +154,11 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     inputs = build_state.build_inputs(settings, raw_objects)
     # dbt unit tests check the SQL, not the night's data: they run in `make test`, not every night.
     args = ["build", "--vars", dbt_vars_json(alignment), "--exclude-resource-type", "unit_test"]
+    if "DBT_LOG_LEVEL_FILE" not in os.environ:
+        # The run's dbt.log at dbt's default debug level holds every SQL statement (3,000 events a
+        # night at 1M people, ~0.5 s of dbt's Python); info keeps each node's start and result, and
+        # the compiled SQL stays in the run's target folder. DBT_LOG_LEVEL_FILE=debug restores it.
+        args += ["--log-level-file", "info"]
     if context.is_subset:  # a hand-picked subset: the record can no longer vouch for the whole warehouse
         build_state.forget(settings)
     else:
