@@ -46,6 +46,8 @@ SCHEMAS = ("staging", "intermediate", "marts")
 LEADS_MODEL = Path("closedloop", "models", "staging", "salesforce", "stg_salesforce__leads.sql")
 REPLACED_LOG = "__state_replaced"
 BUILD = ("build", "--exclude-resource-type", "test", "unit_test", "--threads", "8")
+# a fit rule that follows accounts: people's fit, and so their MQL, changes with an account edit
+ALIGNMENT = Alignment(mql=Mql(fit=Fit(industries=["Software"])))
 
 
 def _contact(
@@ -653,8 +655,7 @@ def _replaced_in_place(applied: str) -> bool:
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory):
     """(A after each step, A after a nothing-new build, B after one full refresh of the same raw, probes of A)."""
-    # a fit rule that follows accounts: people's fit, and so their MQL, changes with an account edit
-    alignment = Alignment(mql=Mql(fit=Fit(industries=["Software"])))
+    alignment = ALIGNMENT
     nightly = Settings(warehouse_dir=tmp_path_factory.mktemp("nightly") / "warehouse")
     con = connect()
     ensure_every_object_has_a_schema(con, nightly.raw_dir, "test")
@@ -761,6 +762,45 @@ def test_the_current_version_wins_across_nightly_builds(warehouses):
 def test_a_build_with_nothing_new_changes_no_table(warehouses):
     _, after_steps, nothing_new, _, _ = warehouses
     assert nothing_new == after_steps[-1]
+
+
+def test_a_warehouse_staged_before_the_normalized_email_columns_still_matches_its_old_rows(warehouses, tmp_path):
+    """The HubSpot email events' recipient_normalized and the form submissions' email_normalized
+    came after warehouses were built with those tables: a nightly build adds the columns, empty for
+    the rows staged before, and the touchpoints match those rows by their raw address, as a full
+    refresh of the same raw does."""
+    nightly, *_ = warehouses
+    upgraded = Settings(warehouse_dir=tmp_path / "upgraded" / "warehouse")
+    shutil.copytree(nightly.warehouse_dir, upgraded.warehouse_dir, ignore=shutil.ignore_patterns("dbt_target"))
+    con = connect(upgraded.warehouse_path)
+    con.execute("alter table staging.stg_hubspot__email_events drop column recipient_normalized")
+    con.execute("alter table staging.stg_hubspot__form_submissions drop column email_normalized")
+    con.close()
+    # the deleted lead's address again, spelled otherwise: its old email event and form submission
+    # (staged before the columns) belong to the new lead's person only through the fallback
+    _land(upgraded, {("salesforce", "Lead"): [_lead("00Q_BACK", "2024-05-01T00:00:00Z", "Open", " Gone@Example.com")]})
+    run_dbt(upgraded, ALIGNMENT, *BUILD)
+    rebuilt = Settings(warehouse_dir=tmp_path / "rebuilt" / "warehouse")
+    shutil.copytree(upgraded.raw_dir, rebuilt.raw_dir)
+    run_dbt(rebuilt, ALIGNMENT, *BUILD, "--full-refresh")
+
+    con = connect(upgraded.warehouse_path, read_only=True)
+    try:
+        staged_before = rows(con, "select count(*) from staging.stg_hubspot__email_events "
+                                  "where recipient_normalized is null and recipient is not null")[0][0]
+        (person,) = rows(con, "select person_id from intermediate.int_person_keys where record_id = '00Q_BACK'")[0]
+        touched = dict(rows(con, "select touchpoint_id, person_id from intermediate.int_touchpoints "
+                                 "where touchpoint_id = 'hs_email:ev_G' or touchpoint_id like 'hs_form:F_NEWS:%'"))
+    finally:
+        con.close()
+    assert staged_before > 0
+    assert touched["hs_email:ev_G"] == person
+    assert person in {owner for key, owner in touched.items() if key.startswith("hs_form:")}
+    built = _without_build_history(table_rows(upgraded.warehouse_path, ("intermediate", "marts")))
+    full = _without_build_history(table_rows(rebuilt.warehouse_path, ("intermediate", "marts")))
+    assert set(built) == set(full)
+    for name in sorted(full, key=lambda name: "__state_" in name):
+        assert built[name] == full[name], name
 
 
 def _form_touch(probe: dict, form_guid: str, person_id: str) -> tuple:

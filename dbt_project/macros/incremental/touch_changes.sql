@@ -130,12 +130,12 @@ changes_forms as (
 ),
 
 changes_emails as (
-    select {{ normalize_email('email') }} as email_normalized
+    select {{ staged_email_normalized('email_normalized', 'email') }} as email_normalized
     from {{ ref('stg_hubspot__form_submissions') }}
     where {{ changed_since(marks, 'stg_hubspot__form_submissions') }}
         or form_guid in (select form_guid from changes_forms)
     union all
-    select {{ normalize_email('recipient') }} as email_normalized
+    select {{ staged_email_normalized('recipient_normalized', 'recipient') }} as email_normalized
     from {{ ref('stg_hubspot__email_events') }}
     where {{ changed_since(marks, 'stg_hubspot__email_events') }}
 ),

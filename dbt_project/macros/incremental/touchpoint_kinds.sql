@@ -55,7 +55,8 @@ form_matched as (
         form_emails.person_id
     from {{ submissions }} as form_submissions
     inner join {{ person_emails }} as form_emails
-        on {{ normalize_email('form_submissions.email') }} = form_emails.email_normalized
+        on {{ staged_email_normalized('form_submissions.email_normalized', 'form_submissions.email') }}
+            = form_emails.email_normalized
     where form_submissions.submitted_at is not null
 ),
 
@@ -130,7 +131,7 @@ email_typed as (
     select
         email_event_id,
         created_at as touched_at,
-        {{ normalize_email('recipient') }} as recipient_normalized,
+        {{ staged_email_normalized('recipient_normalized', 'recipient') }} as recipient_normalized,
         case upper(trim(event_type))
             when 'CLICK' then 'email_click'
             when 'OPEN' then 'email_open'

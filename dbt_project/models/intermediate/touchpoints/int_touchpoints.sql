@@ -95,12 +95,13 @@ affected_campaign_members as (
 
 affected_form_submissions as (
     select * from {{ ref('stg_hubspot__form_submissions') }}
-    where {{ normalize_email('email') }} in (select email_normalized from affected_emails)
+    where {{ staged_email_normalized('email_normalized', 'email') }} in (select email_normalized from affected_emails)
 ),
 
 affected_email_events as (
     select * from {{ ref('stg_hubspot__email_events') }}
-    where {{ normalize_email('recipient') }} in (select email_normalized from affected_emails)
+    where {{ staged_email_normalized('recipient_normalized', 'recipient') }}
+        in (select email_normalized from affected_emails)
 ),
 
 hubspot_visits as (

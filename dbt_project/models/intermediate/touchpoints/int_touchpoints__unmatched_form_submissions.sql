@@ -14,11 +14,12 @@ person_emails as (
 matched_to_person as (
     select
         submissions.form_submission_key,
-        {{ normalize_email('submissions.email') }} as email_normalized,
+        {{ staged_email_normalized('submissions.email_normalized', 'submissions.email') }} as email_normalized,
         person_emails.person_id
     from submissions
     left join person_emails
-        on {{ normalize_email('submissions.email') }} = person_emails.email_normalized
+        on {{ staged_email_normalized('submissions.email_normalized', 'submissions.email') }}
+            = person_emails.email_normalized
 ),
 
 final as (

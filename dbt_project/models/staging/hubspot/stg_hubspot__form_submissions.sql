@@ -1,12 +1,14 @@
 {#- A form submission has no id of its own: it is its form, its time and its values. The key
     reads the time as epoch milliseconds and the values as compact JSON, so a re-extract that
-    spells either differently is still the same submission (the latest batch's copy is kept). -#}
+    spells either differently is still the same submission (the latest batch's copy is kept).
+    email_normalized (the identity key the touchpoints match on) came later: a warehouse built
+    before it gains the column (append_new_columns), empty for its old rows. -#}
 {%- set submitted_at_ms = hubspot_epoch_ms('submittedAt') -%}
 {%- set submission_key -%}
     md5(concat_ws('|', {{ to_text('formGuid') }}, cast({{ submitted_at_ms }} as varchar), try(json("values"))))
 {%- endset -%}
 
-{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
+{{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='append_new_columns',
           unique_key=['form_submission_key']) }}
 
 with source as (
@@ -40,6 +42,8 @@ final as (
         {{ submitted_at_ms }} as submitted_at_ms,
         {{ to_text('pageUrl') }} as page_url,
         {{ to_text("list_filter(value_list, lambda entry: lower(trim(entry.name)) = 'email')[1].value") }} as email,
+        {{ normalize_email(to_text("list_filter(value_list, lambda entry: lower(trim(entry.name)) = 'email')[1].value")) }}
+            as email_normalized,
         _loaded_at,
         _batch_id
     from submitted_values
