@@ -48,17 +48,17 @@ def _digest(items: list[tuple[str, ...]]) -> str:
 
 
 def _files(root: Path, *, skip_dirs: tuple[str, ...] = ()) -> list[Path]:
-    """Every file under root except hidden ones, caches and the named top-level folders."""
+    """Every file under root except hidden ones, caches and the named top-level folders.
+
+    Skipped folders are not walked into: dbt_project/target gains a folder of artifacts per
+    nightly run (dagster-dbt's `dbt_models-<run id>-*`), so walking it made every run's
+    fingerprint slower than the last (0.3 s with a hundred runs' folders)."""
     found = []
-    for path in root.rglob("*"):
-        relative = path.relative_to(root).parts
-        if (
-            relative[0] in skip_dirs
-            or any(part.startswith(".") or part == "__pycache__" for part in relative)
-            or not path.is_file()
-        ):
-            continue
-        found.append(path)
+    for folder, subfolders, files in os.walk(root):
+        top_level = Path(folder) == root
+        subfolders[:] = [name for name in subfolders if not name.startswith(".") and name != "__pycache__"
+                         and not (top_level and name in skip_dirs)]
+        found += [Path(folder, name) for name in files if not name.startswith(".")]
     return sorted(found)
 
 

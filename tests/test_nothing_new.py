@@ -295,6 +295,11 @@ def test_dbt_project_fingerprint_follows_sql_not_dbt_output(tmp_path):
     assert build_state.dbt_project_fingerprint(project) == before
     (project / "models" / "m.sql").write_text("select 2")
     assert build_state.dbt_project_fingerprint(project) != before
+    # only the top-level output folders are left out: a models folder of that name still counts
+    edited = build_state.dbt_project_fingerprint(project)
+    (project / "models" / "target").mkdir()
+    (project / "models" / "target" / "deep.sql").write_text("select 3")
+    assert build_state.dbt_project_fingerprint(project) != edited
 
 
 def test_decide_names_the_unchanged_raw_objects_only_when_raw_alone_changed(tmp_path):
