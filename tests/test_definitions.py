@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from dagster import (
 )
 from dagster._core.definitions.metadata import TableMetadataSet
 
-from orchestration.assets.dbt import RELATIONS, DbtRunConfig, with_warehouse_metadata
+from orchestration.assets.dbt import RELATIONS, DbtRunConfig, prune_run_targets, with_warehouse_metadata
 from orchestration.assets.extract import (
     FRESHNESS_HOURS_DEFAULT,
     build_extract_freshness_checks,
@@ -263,3 +264,19 @@ def test_dbt_materializations_get_warehouse_metadata(tmp_path):
 def test_markdown_table_cuts_long_cells():
     text = markdown_table(["a"], [("x" * 100,), (None,)])
     assert text.splitlines()[2].endswith("… |") and text.splitlines()[3] == "|  |"
+
+
+def test_only_the_newest_run_target_folders_are_kept(tmp_path):
+    target = tmp_path / "target"
+    runs = []
+    for night in range(6):
+        folder = target / f"dbt_models-run{night}-abcdef0"
+        folder.mkdir(parents=True)
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, ns=(night * 10**9, night * 10**9))
+        runs.append(folder)
+    (target / "manifest.json").write_text("{}")  # the project's own artifacts stay
+    current = runs[0]  # the oldest by time, but this run's: kept
+    prune_run_targets(current, keep=3)
+    assert sorted(path.name for path in target.iterdir()) == sorted(
+        ["manifest.json", current.name, runs[5].name, runs[4].name])

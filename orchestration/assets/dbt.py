@@ -185,6 +185,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
     except Exception as error:  # report what was built, with its metadata, then fail the step
         failure = error
     _keep_partial_parse(settings, target_path)
+    prune_run_targets(target_path)
     yield from with_warehouse_metadata(context, events, settings.warehouse_path)
     if failure is not None:
         raise failure
@@ -222,6 +223,18 @@ def _run_target_path(run_id: str) -> Path:
     target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
     target = target if target.is_absolute() else DBT_PROJECT_DIR / target
     return target / f"dbt_models-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+
+
+RUN_TARGETS_KEPT = 30  # about a month of nightly runs' dbt artifacts (10 MB each at 1M people)
+
+
+def prune_run_targets(current: Path, keep: int = RUN_TARGETS_KEPT) -> None:
+    """Remove all but the newest `keep` run target folders beside `current` (always kept): one is
+    left per run (dbt.log, run_results.json, compiled SQL), so they would pile up night after night."""
+    folders = [path for path in current.parent.glob("dbt_models-*") if path.is_dir() and path != current]
+    folders.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    for old in folders[max(keep - 1, 0):]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _partial_parse_state(settings: Settings) -> Path:
