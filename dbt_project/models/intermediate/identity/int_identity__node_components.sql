@@ -2,6 +2,12 @@
 -- records; edges are the record links. Every node gets the smallest node id of its
 -- component as `component_id` (macros/identity/identity_components.sql: min-label
 -- propagation run to a fixed point, whatever the chain length).
+--
+-- A view: only int_person_keys' full build reads every component (its nightly build propagates
+-- over the part of the graph the night touched), so a table rebuilt every night wrote 1M rows
+-- (at 1M people) no nightly build read, on the build's longest chain of dependent nodes.
+
+{{ config(materialized='view') }}
 
 with recursive
 
