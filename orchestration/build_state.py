@@ -58,7 +58,8 @@ def _files(root: Path, *, skip_dirs: tuple[str, ...] = ()) -> list[Path]:
         top_level = Path(folder) == root
         subfolders[:] = [name for name in subfolders if not name.startswith(".") and name != "__pycache__"
                          and not (top_level and name in skip_dirs)]
-        found += [Path(folder, name) for name in files if not name.startswith(".")]
+        found += [path for path in (Path(folder, name) for name in files if not name.startswith("."))
+                  if path.is_file()]  # not a broken link, socket or fifo
     return sorted(found)
 
 

@@ -300,6 +300,10 @@ def test_dbt_project_fingerprint_follows_sql_not_dbt_output(tmp_path):
     (project / "models" / "target").mkdir()
     (project / "models" / "target" / "deep.sql").write_text("select 3")
     assert build_state.dbt_project_fingerprint(project) != edited
+    # a link to nothing (an editor's lock file, say) is not a file to hash
+    deep = build_state.dbt_project_fingerprint(project)
+    (project / "models" / "lock.sql").symlink_to(project / "missing.sql")
+    assert build_state.dbt_project_fingerprint(project) == deep
 
 
 def test_decide_names_the_unchanged_raw_objects_only_when_raw_alone_changed(tmp_path):
