@@ -147,8 +147,7 @@ def publish(
     published_path.parent.mkdir(parents=True, exist_ok=True)
     safe_run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     staging = published_path.with_name(f"{published_path.name}.{safe_run_id}.tmp")
-    for leftover in (staging, staging.with_name(staging.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    _remove_staging(staging)
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if not warehouse_path.exists():
         raise PublishError(f"{warehouse_path}: working DuckDB file not found; nothing to publish")
@@ -158,8 +157,7 @@ def publish(
             built = _build(warehouse_path, published_path, staging, plan, run_id=run_id, published_at=published_at,
                            definitions_version=definitions_version, verdict=verdict)
         except _CopyDiverged:  # the partitions copied do not match the working file: copy everything whole
-            for leftover in (staging, staging.with_name(staging.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            _remove_staging(staging)
             built = _build(warehouse_path, published_path, staging, {}, run_id=run_id, published_at=published_at,
                            definitions_version=definitions_version, verdict=verdict)
         row_counts, dropped, copied = built
@@ -168,10 +166,15 @@ def publish(
         os.replace(staging, published_path)  # atomic on POSIX: readers see the old or the new file, whole
         _fsync(published_path.parent)
     except BaseException:
-        for leftover in (staging, staging.with_name(staging.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        _remove_staging(staging)
         raise
     return PublishResult(published_path, run_id, published_at, definitions_version, row_counts, dropped, copied)
+
+
+def _remove_staging(staging: Path) -> None:
+    """The half-written new file of a publish, and its WAL."""
+    for leftover in (staging, staging.with_name(staging.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 class _CopyDiverged(Exception):
