@@ -9,7 +9,7 @@
 select
     {{ key | join(', ') }},
     count(*) as rows_with_this_key,
-    count(*) filter (where {% for column in not_null %}{{ column }} is null{{ ' or ' if not loop.last }}{% else %}false{% endfor %}) as rows_with_nulls
+    count(*) filter (where {{ any_is_null(not_null) }}) as rows_with_nulls
 from {{ model }}
 group by {{ key | join(', ') }}
 having rows_with_this_key > 1 or rows_with_nulls > 0

@@ -10,7 +10,7 @@ from (
         case when {{ column }} is null then '{{ column }}' end as null_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ model }}
-    where {% for column in columns %}{{ column }} is null{{ ' or ' if not loop.last }}{% endfor %}
+    where {{ any_is_null(columns) }}
 ) as rows_with_nulls
 
 {% endtest %}

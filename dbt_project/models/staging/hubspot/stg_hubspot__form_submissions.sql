@@ -4,6 +4,7 @@
     email_normalized (the identity key the touchpoints match on) came later: a warehouse built
     before it gains the column (append_new_columns), empty for its old rows. -#}
 {%- set submitted_at_ms = hubspot_epoch_ms('submittedAt') -%}
+{%- set submitted_email = to_text("list_filter(value_list, lambda entry: lower(trim(entry.name)) = 'email')[1].value") -%}
 {%- set submission_key -%}
     md5(concat_ws('|', {{ to_text('formGuid') }}, cast({{ submitted_at_ms }} as varchar), try(json("values"))))
 {%- endset -%}
@@ -41,9 +42,8 @@ final as (
         {{ hubspot_timestamp('submittedAt') }} as submitted_at,
         {{ submitted_at_ms }} as submitted_at_ms,
         {{ to_text('pageUrl') }} as page_url,
-        {{ to_text("list_filter(value_list, lambda entry: lower(trim(entry.name)) = 'email')[1].value") }} as email,
-        {{ normalize_email(to_text("list_filter(value_list, lambda entry: lower(trim(entry.name)) = 'email')[1].value")) }}
-            as email_normalized,
+        {{ submitted_email }} as email,
+        {{ normalize_email(submitted_email) }} as email_normalized,
         _loaded_at,
         _batch_id
     from submitted_values
