@@ -1,17 +1,34 @@
 {#- Generic test: `key` identifies a row (no two rows share its values; nulls compare equal, as in
-    a group by) and none of `not_null` is null. One dbt node and one scan for both: dbt's own work
-    per test node (~0.1 s, most of a small test) was a third of a nightly build's test time when
-    each model had a unique test and a not_null_columns test. Fails with one row per key that
-    repeats or has a row holding a null; `rows_with_nulls` counts the latter (which columns: look
-    them up by the key). -#}
+    a group by) and none of `not_null` is null. One dbt node for both: dbt's own work per test node
+    (~0.1 s, most of a small test) was a third of a nightly build's test time when each model had a
+    unique test and a not_null_columns test. Fails with one row per key that repeats or has a row
+    holding a null; `rows_with_nulls` counts the latter (which columns: look them up by the key).
+
+    The failing keys are found first and only their rows are counted: the null rule alone is
+    answered from DuckDB's column statistics (no column is read where none holds a null), and the
+    final pass reads no row group when no key fails. Counting every key's nulls in the one group by
+    read all the `not_null` columns of every row: 0.5-0.7 s -> 0.3 s on 5M touchpoints. -#}
 {% test key_and_not_null(model, key, not_null=[]) %}
+{%- set null_rule = any_is_null(not_null) %}
+
+with failing_keys as (
+    select {{ key | join(', ') }}
+    from {{ model }}
+    group by {{ key | join(', ') }}
+    having count(*) > 1
+    union
+    select {{ key | join(', ') }}
+    from {{ model }}
+    where {{ null_rule }}
+)
 
 select
-    {{ key | join(', ') }},
+    {% for column in key %}checked.{{ column }}, {% endfor %}
     count(*) as rows_with_this_key,
-    count(*) filter (where {{ any_is_null(not_null) }}) as rows_with_nulls
-from {{ model }}
-group by {{ key | join(', ') }}
-having rows_with_this_key > 1 or rows_with_nulls > 0
+    count(*) filter (where {{ null_rule }}) as rows_with_nulls
+from {{ model }} as checked
+semi join failing_keys
+    on {% for column in key %}checked.{{ column }} is not distinct from failing_keys.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
+group by {% for column in key %}checked.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
 
 {% endtest %}
