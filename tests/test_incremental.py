@@ -2,25 +2,26 @@
 
 Raw lands in four nightly steps into warehouse A, and dbt builds after each step (staging
 incremental: only the new batches are read; the identity records and map incremental: only the
-changed records and the people they touch are recomputed; int_touchpoints, int_persons,
-the int_funnel__* people-level tables, fct_lead_funnel and fct_attribution incremental: only the
-affected people and opportunities are recomputed). Warehouse B gets the same raw files
-at the end and one `--full-refresh` build. Every table in staging, intermediate and marts must
-hold the same rows in both. The steps cover a newer SystemModstamp landing later, an older
-re-extract landing later (it must lose), a tie on SystemModstamp (the later batch wins), two
-versions inside one batch (the later _source_row wins), a deletion landing later, new records,
-and HubSpot contacts ordered by updatedAt; for the identity map: a lead whose email edit joins a
-person keyed by another of its emails; and for touches and attribution: an identity merge
-(a HubSpot contact with touches gets salesforceleadid), a split (an email edit takes a lead out
-of its person), new touches of an existing person, a campaign Type change, a form renamed into
-a demo form, a first-visit source change (a form's fallback channel), a deleted lead with
-touches, an opportunity's amount and close date changes, a new contact role on an existing
-opportunity, a new DatedConversionRate row, a touch that takes an opportunity's person
-across the MQL threshold (w-shaped lead role), an account edit (its contacts' people leave the
-fit rule and their MQL), and for the funnel: an opportunity won (its person's won amount), a Task
-alone that answers an MQL, and a converted lead's opportunity deleted alone (its ConvertedDate
-now sets sql_at). A last build with
-nothing new must change no table.
+changed records and the people they touch are recomputed; int_touchpoints, int_persons, the
+int_funnel__* people-level tables, fct_lead_funnel and fct_attribution incremental: only the
+affected people and opportunities are recomputed). Warehouse B gets the same raw files at the
+end and one `--full-refresh` build. Every table in staging, intermediate and marts must hold the
+same rows in both. The steps cover a newer SystemModstamp landing later, an older re-extract
+landing later (it must lose), a tie on SystemModstamp (the later batch wins), two versions
+inside one batch (the later _source_row wins), a deletion landing later, new records, and
+HubSpot contacts ordered by updatedAt; for the identity map: a lead whose email edit joins a
+person keyed by another of its emails, and a contact named by a converted lead getting another
+email while the lead is not re-landed (the link's far end moves); and for touches and
+attribution: an identity merge (a HubSpot contact with touches gets salesforceleadid), a split
+(an email edit takes a lead out of its person), new touches of an existing person, a campaign
+Type change, a form renamed into a demo form, a first-visit source change (a form's fallback
+channel), a deleted lead with touches, an opportunity's amount and close date changes, a new
+contact role on an existing opportunity, a new DatedConversionRate row, a touch that takes an
+opportunity's person across the MQL threshold (w-shaped lead role), an account edit (its
+contacts' people leave the fit rule and their MQL), and for the funnel: an opportunity won (its
+person's won amount), a Task alone that answers an MQL, and a converted lead's opportunity
+deleted alone (its ConvertedDate now sets sql_at). A last build with nothing new must change no
+table.
 """
 
 from __future__ import annotations
@@ -196,6 +197,10 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
             _lead("00Q_JOINER", "2024-02-01T00:00:00Z", "Open", "joiner@example.com"),
             # Converted into 006_DROP, deleted in step 4; its person's first opportunity is 006_FIRST.
             _lead("00Q_DROP", "2024-02-01T00:00:00Z", "Open", "drop@example.com", **_converted("006_DROP", "003_DROP")),
+            # Linked to its contact 003_LINKED (another email) by conversion; only the contact changes
+            # (step 3): the link's far end moves to another node while the lead stays as it was.
+            _lead("00Q_LINKED", "2024-02-01T00:00:00Z", "Qualified", "linked-lead@example.com",
+                  ConvertedContactId="003_LINKED", IsConverted="true", ConvertedDate="2024-03-01"),
         ],
         ("salesforce", "Contact"): [
             {
@@ -239,6 +244,14 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "CreatedDate": "2024-01-01T00:00:00Z",
                 "IsDeleted": "false",
                 "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
+            {
+                "Id": "003_LINKED",
+                "AccountId": "001_A",
+                "Email": "linked-contact@example.com",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-03-01T00:00:00Z",
             },
             # Gets a contact role on 006_S in step 4.
             {
@@ -503,6 +516,18 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
         ],
         ("salesforce", "Opportunity"): [
             _opportunity("006_M", "2024-04-15T00:00:00Z", "2500", "EUR", "2024-04-15", won="true"),
+        ],
+        # LINK TARGET EDITED: the contact a converted lead names gets another email; the lead is not
+        # re-landed, so only the link's far end tells its person apart.
+        ("salesforce", "Contact"): [
+            {
+                "Id": "003_LINKED",
+                "AccountId": "001_A",
+                "Email": "linked-new@example.com",
+                "CreatedDate": "2024-03-01T00:00:00Z",
+                "IsDeleted": "false",
+                "SystemModstamp": "2024-04-01T00:00:00Z",
+            },
         ],
         # Renamed into a demo form: converted@example.com's submission is a demo_request (50 points) and
         # makes that person an MQL (w-shaped lead role on 006_A).
@@ -819,6 +844,9 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     # JOIN BY EMAIL (step 4): the lead takes the person of the two-email pair, keyed by the other email.
     assert first["person"]["00Q_TWO"] == first["person"]["003_TWO"] != first["person"]["00Q_JOINER"]
     assert last["person"]["00Q_JOINER"] == last["person"]["00Q_TWO"] == first["person"]["00Q_TWO"]
+    # LINK TARGET EDITED (step 3): still one person, now keyed by the lead's email, the smaller one.
+    assert second["person"]["00Q_LINKED"] == second["person"]["003_LINKED"]
+    assert third["person"]["00Q_LINKED"] == third["person"]["003_LINKED"] != second["person"]["003_LINKED"]
     # MERGE (step 2): HubSpot contact 504 joins lead 00Q_MERGE's person; its touches follow it into 006_M.
     assert first["person"]["504"] != first["person"]["00Q_MERGE"]
     assert second["person"]["504"] == second["person"]["00Q_MERGE"] == second["person"]["003_M"]
