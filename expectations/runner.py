@@ -215,14 +215,14 @@ def validate_frames(plan: Plan, frames: dict[str, pd.DataFrame], by_frame: dict[
         if docs_dir is None:
             # no report wanted: validate the batch directly (no stores, about a third faster)
             validations = [batch_definition.get_batch(batch_parameters=parameters).validate(
-                suite, result_format={"result_format": "COMPLETE"})]
+                suite, result_format={"result_format": "SUMMARY"})]
         else:
             # through a checkpoint, so the results land in the store the Data Docs site is built from
             suite = context.suites.add(suite)
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
             checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=name, validation_definitions=[definition], result_format={"result_format": "COMPLETE"},
+                name=name, validation_definitions=[definition], result_format={"result_format": "SUMMARY"},
             ))
             validations = list(checkpoint.run(batch_parameters=parameters, run_id=run_id).run_results.values())
         for validation in validations:
@@ -280,7 +280,7 @@ def failing_examples(con: duckdb.DuckDBPyConnection, check: Check, frame: pd.Dat
     flagged: list[int] = []
     for outcome in outcomes:
         if not outcome["success"]:
-            for position in outcome["result"].get("unexpected_index_list") or []:
+            for position in outcome["result"].get("partial_unexpected_index_list") or []:
                 if isinstance(position, int) and position not in flagged:
                     flagged.append(position)
     if not flagged and len(frame) <= MAX_EXAMPLES:
