@@ -4,7 +4,10 @@
 with
 
 submissions as (
-    select * from {{ ref('stg_hubspot__form_submissions') }}
+    select
+        form_submission_key,
+        {{ staged_email_normalized('email_normalized', 'email') }} as email_normalized
+    from {{ ref('stg_hubspot__form_submissions') }}
 ),
 
 person_emails as (
@@ -14,12 +17,11 @@ person_emails as (
 matched_to_person as (
     select
         submissions.form_submission_key,
-        {{ staged_email_normalized('submissions.email_normalized', 'submissions.email') }} as email_normalized,
+        submissions.email_normalized,
         person_emails.person_id
     from submissions
     left join person_emails
-        on {{ staged_email_normalized('submissions.email_normalized', 'submissions.email') }}
-            = person_emails.email_normalized
+        on submissions.email_normalized = person_emails.email_normalized
 ),
 
 final as (
