@@ -9,7 +9,7 @@
 {%- for name in property_names -%}{%- do property.update({name: '_properties[' ~ loop.index ~ ']'}) -%}{%- endfor -%}
 
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['hubspot_contact_id']) }}
+          unique_key=['hubspot_contact_id'], current_version_by='updated_at') }}
 
 with source as (
 

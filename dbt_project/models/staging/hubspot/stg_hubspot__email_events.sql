@@ -2,7 +2,7 @@
     recipient_normalized (the identity key the touchpoints match on) came later: a warehouse built
     before it gains the column (append_new_columns), empty for its old rows. -#}
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='append_new_columns',
-          unique_key=['email_event_id']) }}
+          unique_key=['email_event_id'], current_version_by='batch') }}
 
 with source as (
 

@@ -10,7 +10,7 @@
 {%- endset -%}
 
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='append_new_columns',
-          unique_key=['form_submission_key']) }}
+          unique_key=['form_submission_key'], current_version_by='batch') }}
 
 with source as (
 

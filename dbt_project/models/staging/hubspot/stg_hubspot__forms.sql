@@ -4,7 +4,7 @@
 {%- endset -%}
 
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['form_guid']) }}
+          unique_key=['form_guid'], current_version_by='batch') }}
 
 with source as (
 

@@ -1,5 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['marketing_email_id']) }}
+          unique_key=['marketing_email_id'], current_version_by='batch') }}
 
 with source as (
 

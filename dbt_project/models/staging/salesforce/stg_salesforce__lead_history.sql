@@ -1,6 +1,6 @@
 {#- LeadHistory rows have no SystemModstamp: the version from the latest batch wins. -#}
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['lead_history_id']) }}
+          unique_key=['lead_history_id'], current_version_by='batch') }}
 
 with source as (
 

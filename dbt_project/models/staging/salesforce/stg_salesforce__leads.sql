@@ -10,7 +10,7 @@
 {%- endif -%}
 
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['lead_id']) }}
+          unique_key=['lead_id'], current_version_by='system_modstamp') }}
 
 with source as (
 

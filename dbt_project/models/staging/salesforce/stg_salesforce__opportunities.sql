@@ -1,5 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['opportunity_id']) }}
+          unique_key=['opportunity_id'], current_version_by='system_modstamp') }}
 
 with source as (
 

@@ -1,6 +1,6 @@
 {#- One row per day, channel, campaign and currency; a re-delivered day keeps the latest batch's figure. -#}
 {{ config(materialized='incremental', incremental_strategy='replace_by_key', on_schema_change='fail',
-          unique_key=['spend_date', 'channel', 'campaign_name', 'currency']) }}
+          unique_key=['spend_date', 'channel', 'campaign_name', 'currency'], current_version_by='batch') }}
 
 with source as (
 
