@@ -17,7 +17,8 @@ attribution: an identity merge (a HubSpot contact with touches gets salesforcele
 Type change, a form renamed into a demo form, a first-visit source change (a form's fallback
 channel), a deleted lead with touches, an opportunity's amount and close date changes, a new
 contact role on an existing opportunity, a new DatedConversionRate row, a touch that takes an
-opportunity's person across the MQL threshold (w-shaped lead role), an account edit (its
+opportunity's person across the MQL threshold (w-shaped lead role), a touch alone of an
+opportunity's person (nothing else of the opportunity changes), an account edit (its
 contacts' people leave the fit rule and their MQL), and for the funnel: an opportunity won (its
 person's won amount), a Task alone that answers an MQL, and a converted lead's opportunity
 deleted alone (its ConvertedDate now sets sql_at). A last build with nothing new must change no
@@ -608,6 +609,10 @@ STEPS: list[dict[tuple[str, str], list[dict]]] = [
                 "SystemModstamp": "2024-04-03T00:00:00Z",
             },
         ],
+        # A touch alone (step 4): another click of converted@ before 006_A opened; nothing else of 006_A changes.
+        ("hubspot", "email_events"): [
+            {"id": "ev_C4", "type": "CLICK", "recipient": "converted@example.com", "created": "2024-01-28T00:00:00Z"},
+        ],
     },
 ]
 
@@ -723,13 +728,12 @@ def test_nightly_builds_rederive_only_the_keys_they_landed(warehouses):
 
 def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehouses):
     nightly, *_ = warehouses
-    for model in (Path("intermediate", "touchpoints", "int_touchpoints.sql"), Path("marts", "fct_attribution.sql")):
-        path = Path("closedloop", "models", model)
-        selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
-        applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
-        # the change set against the model's own state, not the every-key rebuild
-        assert "changes_identity_people" in selected and "_batch_id > '" in selected, model
-        assert _replaced_in_place(applied), model
+    path = Path("closedloop", "models", "intermediate", "touchpoints", "int_touchpoints.sql")
+    selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
+    applied = (nightly.warehouse_dir / "dbt_target" / "run" / path).read_text()
+    # the change set against the model's own state, not the every-key rebuild
+    assert "changes_identity_people" in selected and "_batch_id > '" in selected
+    assert _replaced_in_place(applied)
     # the people-level models after them: the people their upstream logged, not every person
     for model, change_set in (("intermediate/identity/int_persons.sql", "changed_person_records"),
                               ("intermediate/identity/int_identity__person_emails.sql", "replaced_by_int_person_keys"),
@@ -737,6 +741,7 @@ def test_nightly_builds_recompute_only_affected_people_and_opportunities(warehou
                               ("intermediate/funnel/int_funnel__lead_status_changes.sql", "changed_keys"),
                               ("intermediate/funnel/int_funnel__person_crm_dates.sql", "changed_keys"),
                               ("intermediate/funnel/int_funnel__person_scores.sql", "replaced_by_int_touchpoints"),
+                              ("marts/fct_attribution.sql", "replaced_by_int_touchpoints"),
                               ("marts/fct_lead_funnel.sql", "changed_first_opportunities")):
         path = Path("closedloop", "models", model)
         selected = (nightly.warehouse_dir / "dbt_target" / "compiled" / path).read_text()
@@ -861,6 +866,9 @@ def test_the_steps_exercise_what_they_claim(warehouses):
     assert first["touches"]["sf_cm:00v_A"][1:] == ("webinar_attended", "webinar")
     assert second["touches"]["sf_cm:00v_A"][1:] == ("ad_click", "paid_social")
     assert {"hs_email:ev_C", "sf_cm:00v_C2"} <= set(second["attribution"]["006_A"])
+    # A touch alone (step 4): 006_A's attribution takes it, though nothing else of 006_A changed.
+    assert "hs_email:ev_C4" not in third["attribution"]["006_A"] and "hs_email:ev_C4" in last["attribution"]["006_A"]
+    assert third["mql"][third["person"]["003_A"]] == last["mql"][last["person"]["003_A"]]
     # New DatedConversionRate (step 2), then amount and close date changes (step 3).
     assert {round(amount, 6) for _, amount in first["attribution"]["006_M"].values()} == {round(2000 / 0.9, 6)}
     assert {round(amount, 6) for _, amount in second["attribution"]["006_M"].values()} == {round(2000 / 1.1, 6)}

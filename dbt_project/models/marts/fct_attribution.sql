@@ -7,19 +7,16 @@
 -- last build, and replaces exactly those (strategy replace_partitions): an opportunity whose
 -- own figures (created, close, won/lost, amount in the reporting currency: a new conversion
 -- rate shows here) or whose people or their MQL touches (fct_lead_funnel.mql_touchpoint_id)
--- differ from the snapshots kept in fct_attribution__state_*, one of whose people's touches
--- may have changed (touch_changes, against this model's own marks and the identity map's log of the
--- people it replaced since), or that held a touch that left its person. Deleted opportunities are
--- emptied. Other rules (an edited seed or var: the fingerprint), a missing state or a rebuilt
--- identity map rebuild every opportunity. It logs the opportunities it replaced (replaced_log): the
+-- differ from the snapshots kept in fct_attribution__state_*, or one of whose people
+-- int_touchpoints replaced since the build of it this model last read (its log: a touch that left
+-- its person replaced that person too). Deleted opportunities are emptied. Other rules (an edited
+-- seed or var: the fingerprint), a missing state or a rebuilt int_touchpoints rebuild every
+-- opportunity. It logs the opportunities it replaced (replaced_log): the
 -- publish copies just those into the published file.
 
-{#- only while parsing: the incremental branch reads these (unit tests give no such inputs) #}
+{#- only while parsing: the incremental branch and the fingerprint read these (unit tests give no such inputs) #}
 {%- if not execute %}
--- depends_on: {{ ref('stg_salesforce__leads') }} {{ ref('stg_salesforce__contacts') }} {{ ref('stg_hubspot__contacts') }}
--- depends_on: {{ ref('stg_salesforce__campaign_members') }} {{ ref('stg_salesforce__campaigns') }}
--- depends_on: {{ ref('stg_hubspot__forms') }} {{ ref('stg_hubspot__form_submissions') }} {{ ref('stg_hubspot__email_events') }}
--- depends_on: {{ ref('int_person_keys') }} {{ ref('int_identity__person_emails') }} {{ ref('int_touchpoints') }}
+-- depends_on: {{ ref('int_touchpoints') }}
 -- depends_on: {{ ref('campaign_type_touches') }} {{ ref('utm_medium_channels') }} {{ ref('hubspot_source_channels') }}
 {%- endif %}
 
@@ -33,8 +30,8 @@
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'marks'),
-                                    incremental_marks_sql(touch_source_models(), attribution_rules_fingerprint_sql(),
-                                                          ['int_person_keys'])) }}",
+                                    incremental_marks_sql([], attribution_rules_fingerprint_sql(),
+                                                          ['int_touchpoints'])) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'opportunities'),
                                     attribution_opportunity_inputs_sql()) }}",
         "{{ replace_state_table_sql(incremental_state_relation(ref('int_opportunities').schema, 'opportunity_people'),
@@ -49,16 +46,17 @@
 {%- set w_shaped = attribution['w_shaped'] %}
 {%- set marks = read_incremental_marks(state_schema, ['opportunities', 'opportunity_people']) %}
 {%- set by_opportunity = is_incremental() %}
-{%- set identity_people = identity_people_since(marks, attribution_rules_fingerprint_sql) %}
-{%- set incremental = identity_people is not none %}
+{#- the people whose touchpoints were replaced since this model's marks, or none: every opportunity -#}
+{%- set touched_people = people_replaced_since(marks, attribution_rules_fingerprint_sql, ['int_touchpoints']) %}
+{%- set incremental = touched_people is not none %}
 
 with
 
 {% if by_opportunity -%}
 
 {% if incremental -%}
-touch_changes as (
-    {{ touch_changes(marks, identity_people) }}
+touched_people as (
+    {{ touched_people }}
 ),
 
 current_opportunity_inputs as (
@@ -92,17 +90,11 @@ affected_opportunities as (
     union
     select opportunity_id from changed_people
     union
-    -- a person whose touches may have changed
+    -- a person whose touches were replaced
     select opportunity_people.opportunity_id
     from {{ ref('int_opportunity_people') }} as opportunity_people
-    inner join touch_changes
-        on opportunity_people.person_id = touch_changes.person_id
-    union
-    -- a touch that left its person
-    select built.opportunity_id
-    from {{ this }} as built
-    inner join touch_changes
-        on built.touchpoint_id = touch_changes.touchpoint_id
+    inner join touched_people
+        on opportunity_people.person_id = touched_people.person_id
 ),
 {%- else -%}
 affected_opportunities as (
