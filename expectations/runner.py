@@ -1,7 +1,7 @@
 """Run the gate: compute every check frame in DuckDB, validate the frames with Great Expectations.
 
 GX route: an ephemeral context with a pandas datasource, one dataframe asset, suite and
-checkpoint per check frame. (GX's SQL datasource over duckdb_engine returns empty results,
+validation definition per check frame. (GX's SQL datasource over duckdb_engine returns empty results,
 and the frames are small by design, so pandas is both the working and the scalable route.)
 Validation results feed GX's own Data Docs site builder under `docs_dir`, next to a
 self-contained summary page with the failing examples.
@@ -181,7 +181,7 @@ def preload_great_expectations() -> threading.Thread:
 
 def validate_frames(plan: Plan, frames: dict[str, pd.DataFrame], by_frame: dict[str, list[int]], *,
                     docs_dir: str | Path | None, run_name: str) -> dict[int, list[dict[str, Any]]]:
-    """One GX suite and checkpoint per frame; returns, per check index, its expectations' outcomes."""
+    """One GX suite and validation definition per frame; returns, per check index, its expectations' outcomes."""
     _import_great_expectations()
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -217,14 +217,14 @@ def validate_frames(plan: Plan, frames: dict[str, pd.DataFrame], by_frame: dict[
             validations = [batch_definition.get_batch(batch_parameters=parameters).validate(
                 suite, result_format={"result_format": "SUMMARY"})]
         else:
-            # through a checkpoint, so the results land in the store the Data Docs site is built from
+            # through a stored validation definition, so the results land in the store the Data Docs
+            # site is built from (a checkpoint around it adds only bookkeeping: 0.1-0.15 s a night at
+            # 1M people)
             suite = context.suites.add(suite)
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=name, validation_definitions=[definition], result_format={"result_format": "SUMMARY"},
-            ))
-            validations = list(checkpoint.run(batch_parameters=parameters, run_id=run_id).run_results.values())
+            validations = [definition.run(batch_parameters=parameters, run_id=run_id,
+                                          result_format={"result_format": "SUMMARY"})]
         for validation in validations:
             for expectation in validation.results:
                 meta = expectation.expectation_config.meta
