@@ -199,22 +199,28 @@ def points_case(alignment: Alignment) -> str:
     return f"case touch_type {whens} else cast(0 as decimal(18, 6)) end"
 
 
-def mql_checks(plan: Plan, alignment: Alignment) -> None:
+def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
+    """Two `with ... people as (...)` preambles for the MQL rule, one row per fct_lead_funnel row:
+    `checked` (column mql_at_wrong), run by every gate, and `reference` (column expected_mql_at),
+    the rule as SPEC states it, run for a failing check's examples. Both give expected_score."""
     threshold = f"cast({alignment.mql.score_threshold!r} as decimal(18, 6))"
     # Points are never negative: with a positive threshold only touches with points can reach it
-    # or add to a score, so the window leaves out the rest (email opens score 0 by default: a
-    # third of all touches).
-    scoring = "where points > 0" if alignment.mql.score_threshold > 0 else ""
+    # or add to a score, so the rule leaves out the rest (email opens score 0 by default: a third
+    # of all touches).
+    scoring = "and points > 0" if alignment.mql.score_threshold > 0 else ""
+    touches = f"""
+        touches as (
+            select * from (
+                select person_id, touchpoint_id, touched_at, {points_case(alignment)} as points
+                from {TOUCHPOINTS}
+                where person_id is not null and touched_at is not null
+            ) as scored
+            where true {scoring}
+        )"""
+    # The rule as SPEC states it, person by person in touch order: the reference, run for the
+    # failing people's examples only.
     expected = f"""
-        with touches as (
-            select
-                person_id,
-                touchpoint_id,
-                touched_at,
-                {points_case(alignment)} as points
-            from {TOUCHPOINTS}
-            where person_id is not null and touched_at is not null
-        ),
+        with {touches},
         cumulative as (
             select
                 *,
@@ -223,7 +229,6 @@ def mql_checks(plan: Plan, alignment: Alignment) -> None:
                     rows between unbounded preceding and current row
                 ) as cumulative_points
             from touches
-            {scoring}
         ),
         expected as (
             select
@@ -248,12 +253,58 @@ def mql_checks(plan: Plan, alignment: Alignment) -> None:
             left join expected on funnel.person_id = expected.person_id
         )
     """
+    # The same verdicts without ordering every person's touches (a window over millions of rows):
+    # cumulative points only grow, so mql_at is the time the threshold is first reached exactly
+    # when a touch happens then, the points through it reach the threshold, and those before it
+    # (if any) do not. test_gate checks that both give the same verdicts on random touches.
+    checked = f"""
+        with {touches},
+        claims as (
+            -- each claim once: a person's duplicated row must not count their touches twice
+            select distinct person_id, mql_at from {FUNNEL}
+        ),
+        sums as (
+            select
+                claims.person_id,
+                claims.mql_at,
+                sum(touches.points) as total_points,
+                count(*) filter (where touches.touched_at < claims.mql_at) as touches_before,
+                sum(touches.points) filter (where touches.touched_at < claims.mql_at) as points_before,
+                count(*) filter (where touches.touched_at = claims.mql_at) as touches_at,
+                sum(touches.points) filter (where touches.touched_at <= claims.mql_at) as points_through
+            from claims
+            inner join touches on claims.person_id = touches.person_id
+            group by claims.person_id, claims.mql_at
+        ),
+        people as (
+            select
+                funnel.person_id,
+                funnel.is_fit,
+                funnel.score,
+                funnel.mql_at,
+                cast(coalesce(sums.total_points, 0) as double) as expected_score,
+                case
+                    when not coalesce(funnel.is_fit, false) then funnel.mql_at is not null
+                    when funnel.mql_at is null then coalesce(sums.total_points >= {threshold}, false)
+                    else not coalesce(sums.touches_at > 0 and sums.points_through >= {threshold}
+                                      and (sums.touches_before = 0 or sums.points_before < {threshold}), false)
+                end as mql_at_wrong
+            from {FUNNEL} as funnel
+            left join sums on funnel.person_id = sums.person_id and funnel.mql_at is not distinct from sums.mql_at
+        )
+    """
+    return checked, expected
+
+
+def mql_checks(plan: Plan, alignment: Alignment) -> None:
+    checked, expected = mql_people_sql(alignment)
     violations = {
         "mql_not_fit": "mql_at is not null and not coalesce(is_fit, false)",
         "mql_below_threshold": f"mql_at is not null and coalesce(score, 0) < {alignment.mql.score_threshold!r}",
         "mql_at_not_threshold_touch": "mql_at is distinct from expected_mql_at",
         "score_not_total_points": "abs(coalesce(score, 0) - expected_score) > 1e-6",
     }
+    checked_violations = violations | {"mql_at_not_threshold_touch": "mql_at_wrong"}
     descriptions = {
         "mql_not_fit": "no MQL for an unfit person (mql.fit)",
         "mql_below_threshold": f"every MQL has score >= mql.score_threshold ({alignment.mql.score_threshold:g})",
@@ -262,9 +313,10 @@ def mql_checks(plan: Plan, alignment: Alignment) -> None:
         "null when they never do",
         "score_not_total_points": "score is the person's total points over all touches (mql.points)",
     }
-    counts = ",\n".join(f"count(*) filter (where {condition}) as {name}" for name, condition in violations.items())
+    counts = ",\n".join(f"count(*) filter (where {condition}) as {name}"
+                        for name, condition in checked_violations.items())
     requires = (FUNNEL, TOUCHPOINTS)
-    frame = plan.add_frame("fct_lead_funnel__mql_rule", f"{expected} select {counts} from people", requires)
+    frame = plan.add_frame("fct_lead_funnel__mql_rule", f"{checked} select {counts} from people", requires)
     for name, condition in violations.items():
         plan.checks.append(Check(
             name=name,

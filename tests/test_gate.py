@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from expectations import GateResult, run_gate
-from expectations.checks import is_rate_column
+from expectations.checks import is_rate_column, mql_people_sql
 from orchestration.alignment import Alignment
 
 ALIGNMENT = Alignment()
@@ -281,6 +281,45 @@ def test_mql_at_wrong_touch_fails(warehouse: Path):
                      "where person_id = 'p5'")
     failure = assert_only_failure(gate(warehouse), "fct_lead_funnel", "mql_at_not_threshold_touch")
     assert failure.examples[0]["expected_mql_at"] == "2024-01-10T09:00:00"
+
+
+@pytest.mark.parametrize("threshold", [50, 20, 0])
+def test_mql_rule_by_sums_gives_the_reference_verdicts(tmp_path: Path, threshold: float):
+    """The gate checks the MQL rule with sums per person (no window over every touch): on random
+    touches (ties in time, zero-point opens, no touches) and random claims (the right touch's time,
+    another touch's, none, a duplicated row), it flags exactly the rows the rule in touch order does."""
+    import random
+
+    rng = random.Random(threshold)
+    alignment = Alignment.model_validate({"mql": {"score_threshold": threshold}})
+    kinds = list(alignment.mql.points)
+    touches, claims = [], []
+    for person in range(400):
+        times = [f"2024-01-{rng.randint(1, 6):02d} 0{rng.randint(0, 2)}:00:00" for _ in range(rng.randint(0, 6))]
+        for number, touched_at in enumerate(times):
+            touches.append((f"t{person}_{number}", f"p{person}", touched_at, rng.choice(kinds)))
+        mql_at = rng.choice([None, None, *times, "2024-01-03 01:30:00"])
+        claims.append((f"p{person}", rng.choice([True, True, False, None]), mql_at))
+        if rng.random() < 0.05:
+            claims.append(claims[-1])
+    path = tmp_path / "random.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema intermediate")
+    con.execute("create table intermediate.int_touchpoints "
+                "(touchpoint_id varchar, person_id varchar, touched_at timestamp, touch_type varchar)")
+    con.executemany("insert into intermediate.int_touchpoints values (?, ?, ?, ?)", touches)
+    con.execute("create table marts.fct_lead_funnel (person_id varchar, is_fit boolean, mql_at timestamp, "
+                "score double)")
+    con.executemany("insert into marts.fct_lead_funnel values (?, ?, ?, 0)", claims)
+    checked, reference = mql_people_sql(alignment)
+    by_sums = con.execute(f"{checked} select person_id, mql_at, mql_at_wrong, expected_score from people "
+                          "order by all").fetchall()
+    in_order = con.execute(f"{reference} select person_id, mql_at, mql_at is distinct from expected_mql_at, "
+                           "expected_score from people order by all").fetchall()
+    con.close()
+    assert by_sums == in_order
+    wrong = sum(row[2] for row in in_order)
+    assert 0 < wrong < len(in_order)  # both verdicts occur
 
 
 def test_mql_for_unfit_person_fails(warehouse: Path):
