@@ -16,8 +16,11 @@ from pathlib import Path
 from orchestration.alignment import Alignment
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 
-# dbt beside the running interpreter: works from the virtualenv without activating it.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+# dbt beside the running interpreter (works from the virtualenv without activating it): our
+# closedloop-dbt (orchestration/dbt_launcher.py, dbt's CLI without the interpreter's teardown) once
+# the project is installed, else dbt's own script.
+_LAUNCHERS = (Path(sys.executable).with_name("closedloop-dbt"), Path(sys.executable).with_name("dbt"))
+DBT_EXECUTABLE = str(next((path for path in _LAUNCHERS if path.exists()), _LAUNCHERS[-1]))
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
