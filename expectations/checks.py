@@ -217,6 +217,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
             ) as scored
             where true {scoring}
         )"""
+    claim = "funnel.person_id, funnel.is_fit, funnel.score, funnel.mql_at"  # what each people row checks
     # The rule as SPEC states it, person by person in touch order: the reference, run for the
     # failing people's examples only.
     expected = f"""
@@ -243,10 +244,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
         ),
         people as (
             select
-                funnel.person_id,
-                funnel.is_fit,
-                funnel.score,
-                funnel.mql_at,
+                {claim},
                 coalesce(expected.expected_score, 0) as expected_score,
                 case when funnel.is_fit then expected.threshold_reached_at end as expected_mql_at
             from {FUNNEL} as funnel
@@ -278,10 +276,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
         ),
         people as (
             select
-                funnel.person_id,
-                funnel.is_fit,
-                funnel.score,
-                funnel.mql_at,
+                {claim},
                 cast(coalesce(sums.total_points, 0) as double) as expected_score,
                 case
                     when not coalesce(funnel.is_fit, false) then funnel.mql_at is not null
