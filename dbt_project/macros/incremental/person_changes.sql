@@ -1,6 +1,7 @@
 {#- What the models downstream of the identity map that build by person (int_persons, the
-    int_funnel__* tables, int_identity__person_emails, fct_lead_funnel; int_touchpoints and
-    fct_attribution read the identity log through identity_people_since too) follow from one build
+    int_funnel__* tables, int_identity__person_emails, fct_lead_funnel; int_touchpoints reads the
+    identity log through identity_people_since too, and fct_attribution int_touchpoints' log through
+    people_replaced_since) follow from one build
     to the next: the rules they apply, and the people whose rows may have changed since a build's
     marks. -#}
 
