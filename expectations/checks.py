@@ -207,7 +207,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
     # Points are never negative: with a positive threshold only touches with points can reach it
     # or add to a score, so the rule leaves out the rest (email opens score 0 by default: a third
     # of all touches).
-    scoring = "and points > 0" if alignment.mql.score_threshold > 0 else ""
+    scoring = "where points > 0" if alignment.mql.score_threshold > 0 else ""
     touches = f"""
         touches as (
             select * from (
@@ -215,7 +215,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
                 from {TOUCHPOINTS}
                 where person_id is not null and touched_at is not null
             ) as scored
-            where true {scoring}
+            {scoring}
         )"""
     claim = "funnel.person_id, funnel.is_fit, funnel.score, funnel.mql_at"  # what each people row checks
     # The rule as SPEC states it, person by person in touch order: the reference, run for the
