@@ -264,6 +264,34 @@ def test_a_logged_table_takes_only_the_partitions_replaced_since_the_last_publis
     assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
 
 
+def row_groups(path: Path, table: str) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"select count(distinct row_group_id) from pragma_storage_info('{table}')").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_a_table_copied_by_partitions_is_compacted_once_its_small_row_groups_pile_up(paths, monkeypatch):
+    monkeypatch.setattr(publish_module, "COMPACT_EXTRA_ROW_GROUPS", 2)
+    warehouse, published = build_warehouse(paths[0], 10), paths[1]
+    log_replaced(warehouse, "fct_lead_funnel", [None])
+    publish(warehouse, published, run_id="run-1", definitions_version="v1", gate=PASSED)
+    nights = []
+    for night in range(2, 7):
+        # another person each night (a row group whose rows are all deleted is dropped even without vacuum)
+        edit_funnel(warehouse, f"update marts.fct_lead_funnel set first_channel = 'night' where person_id = 'p{night}'")
+        log_replaced(warehouse, "fct_lead_funnel", [f"p{night}"])
+        result = publish(warehouse, published, run_id=f"run-{night}", definitions_version="v1", gate=PASSED)
+        nights.append((result.copied["fct_lead_funnel"], row_groups(published, "fct_lead_funnel")))
+        assert funnel_rows(published, "fct_lead_funnel") == funnel_rows(warehouse, "marts.fct_lead_funnel")
+
+    # no vacuum at the partition copies' checkpoints: each night's rows land in a row group of their
+    # own, until the table holds more than the one row group it needs + 2 and is copied whole
+    assert nights == [("1 partitions", 2), ("1 partitions", 3), ("1 partitions", 4), ("whole (compacted)", 1),
+                      ("1 partitions", 2)]
+
+
 def test_a_full_build_since_the_last_publish_copies_the_table_whole(paths):
     warehouse, published = paths
     log_replaced(warehouse, "fct_lead_funnel", [None])
