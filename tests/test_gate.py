@@ -355,8 +355,16 @@ def test_rate_above_one_fails(warehouse: Path):
     alter(warehouse, "update marts.mart_funnel_conversion set mql_to_sal = 1.5 where first_channel = 'content'")
     failure = assert_only_failure(gate(warehouse), "mart_funnel_conversion", "rates_between_0_and_1")
     assert len(failure.examples) == 1
-    assert failure.examples == [{"cohort_month": "2024-01-01T00:00:00", "first_channel": "content",
+    assert failure.examples == [{"cohort_month": "2024-01-01", "first_channel": "content",
                                  "rate_column": "mql_to_sal", "rate_value": 1.5}]
+
+
+def test_negative_rate_fails(warehouse: Path):
+    # one row of several: the column's largest value is still in range
+    alter(warehouse, "update marts.mart_funnel_conversion set mql_to_sal = -0.5 where first_channel = 'content'")
+    failure = assert_only_failure(gate(warehouse), "mart_funnel_conversion", "rates_between_0_and_1")
+    assert [(row["first_channel"], row["rate_column"], row["rate_value"]) for row in failure.examples] == [
+        ("content", "mql_to_sal", -0.5)]
 
 
 def test_nan_rate_fails(warehouse: Path):
