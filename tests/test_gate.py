@@ -359,6 +359,15 @@ def test_rate_above_one_fails(warehouse: Path):
                                  "rate_column": "mql_to_sal", "rate_value": 1.5}]
 
 
+def test_a_frame_that_cannot_be_computed_fails_its_checks_and_the_others_still_run(warehouse: Path):
+    alter(warehouse, "alter table marts.mart_pipeline_velocity drop column segment")  # a key column
+    result = gate(warehouse)
+    assert failed(result) == {("mart_pipeline_velocity", "key_unique"), ("mart_pipeline_velocity", "key_not_null")}
+    observed = check(result, "mart_pipeline_velocity", "key_unique").observed
+    assert observed.startswith("error: Binder Error") and "segment" in observed
+    assert check(result, "mart_pipeline_velocity", "rates_between_0_and_1").success
+
+
 def test_negative_rate_fails(warehouse: Path):
     # one row of several: the column's largest value is still in range
     alter(warehouse, "update marts.mart_funnel_conversion set mql_to_sal = -0.5 where first_channel = 'content'")
