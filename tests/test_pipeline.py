@@ -14,6 +14,7 @@ from orchestration.duck import connect, rows, scalar
 from orchestration.pipeline import run_nightly
 from orchestration.publish import PUBLISHED_TABLES
 from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.vacuum import builds_without_vacuum
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +51,12 @@ def test_nightly_run_publishes_every_table(published_run):
         con.close()
     assert (settings.published_file.parent / "definitions.md").read_text().strip()
     assert (settings.reports_dir / "data_docs").is_dir()
+
+
+def test_the_nightly_build_counts_builds_without_vacuum(published_run):
+    settings, _ = published_run
+    # the first build did not vacuum (orchestration/vacuum.py): one build in seven does
+    assert builds_without_vacuum(settings) == 1
 
 
 def test_extract_metadata_reports_rows_landed(published_run):

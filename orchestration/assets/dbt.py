@@ -32,6 +32,7 @@ from orchestration.publish import PUBLISHED_TABLES
 from orchestration.resources import ClosedLoopResource
 from orchestration.run_tags import NOTHING_NEW_TAG
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.vacuum import VACUUM_ENV, builds_without_vacuum, record_build, vacuum_due
 
 OWNER = "team:data-engineering"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -171,6 +172,10 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
         args += _exclude_unchanged(context, decision)
     # dbt's profile and sources read the warehouse folder from the environment.
     os.environ["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
+    vacuum = vacuum_due(settings)
+    os.environ[VACUUM_ENV] = "on" if vacuum else "off"
+    context.log.info(f"DuckDB vacuums at this build's checkpoint: {'yes' if vacuum else 'no'} "
+                     f"({builds_without_vacuum(settings)} builds since it last did)")
     if config.full_refresh:
         args.append("--full-refresh")
     if config.preload_gate:
@@ -184,6 +189,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
             events.append(event)
     except Exception as error:  # report what was built, with its metadata, then fail the step
         failure = error
+    record_build(settings, vacuumed=vacuum)
     _keep_partial_parse(settings, target_path)
     prune_run_targets(target_path)
     yield from with_warehouse_metadata(context, events, settings.warehouse_path)
