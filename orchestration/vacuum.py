@@ -40,7 +40,8 @@ def vacuum_due(settings: Settings) -> bool:
 
 
 def record_build(settings: Settings, *, vacuumed: bool) -> None:
-    """Count a build that ran (its changes were checkpointed, vacuumed or not)."""
+    """Count a build that ran (its changes were checkpointed, vacuumed or not); `vacuumed` (or a
+    full refresh, whose tables are all written anew) starts the count again."""
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0 if vacuumed else builds_without_vacuum(settings) + 1

@@ -27,6 +27,7 @@ from orchestration.duck import connect, rows
 from orchestration.pipeline import NightlyResult, run_nightly, summarize
 from orchestration.publish import LOGGED_TABLES, PUBLISHED_TABLES, is_pii_column
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from orchestration.vacuum import builds_without_vacuum
 
 # the staging models' key tests, by dbt's generated names
 LEADS_KEY_TEST = "key_and_not_null_stg_salesforce__leads_lead_id__lead_id__is_deleted"
@@ -180,6 +181,8 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
     assert full.success, full.failures
     assert len(dbt_nodes_run(full.run_id)) > len(ran)
     assert warehouse_tables(rebuilt) == warehouse_tables(settings)
+    # a full refresh writes every table anew: the count towards the next vacuuming build restarts
+    assert builds_without_vacuum(settings) >= 1 and builds_without_vacuum(rebuilt) == 0
     # and the night after, with nothing landed, skips again
     assert run_nightly(settings).nothing_new_since == result.run_id
 
