@@ -32,18 +32,22 @@ TOTALS_TOLERANCE = 1e-9
 DEFAULT_VOLUME_RATIO = (0.5, 2.0)
 VOLUME_MIN_PREVIOUS_ROWS = 100
 
-# Grain of every published table: (key columns, columns that may never be null).
+# Grain of every published table: (key columns, columns that may never be null). For the marts
+# these are the dbt project's key_and_not_null tests too, which the nightly build leaves to the
+# gate (orchestration/dbt_selection.py; tests/test_dbt_selection.py keeps the two in step).
 GRAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fct_lead_funnel": (("person_id",), ("person_id",)),
     "fct_attribution": (("opportunity_id", "touchpoint_id"), ("opportunity_id",)),
-    "mart_funnel_conversion": (("cohort_month", "first_channel"), ("first_channel",)),
-    "mart_speed_to_lead": (("week", "owner_id"), ("week",)),
-    "mart_pipeline_velocity": (("month", "segment"), ("month", "segment")),
-    "mart_attribution_by_channel": (("month", "channel", "model"), ("channel", "model")),
-    "mart_campaign_roi": (("campaign_id", "model"), ("campaign_id", "model")),
-    "mart_lead_quality": (("month", "first_channel"), ("first_channel",)),
+    "mart_funnel_conversion": (("cohort_month", "first_channel"), ("cohort_month", "first_channel", "leads",
+                                                                  "won_revenue")),
+    "mart_speed_to_lead": (("week", "owner_id"), ("week", "mqls")),
+    "mart_pipeline_velocity": (("month", "segment"), ("month", "segment", "opportunities")),
+    "mart_attribution_by_channel": (("month", "channel", "model"), ("month", "channel", "model", "attributed_pipeline",
+                                                                   "attributed_revenue")),
+    "mart_campaign_roi": (("campaign_id", "model"), ("campaign_id", "model", "cost")),
+    "mart_lead_quality": (("month", "first_channel"), ("month", "first_channel")),
     "mart_content_by_stage": (("campaign_id", "stage"), ("campaign_id", "stage")),
-    "mart_discount_friction": (("month", "owner_id"), ()),
+    "mart_discount_friction": (("month", "owner_id"), ("month", "deals")),
     "mart_alignment_scorecard": (("month",), ("month",)),
 }
 GATED_TABLES = tuple(GRAINS)

@@ -7,7 +7,10 @@ or fail as they did: the nightly build excludes them. A night that lands Tasks a
 then leaves LeadHistory, OpportunityHistory, the seeds and everything reading only those alone.
 
 The published tables are always built (with their tests): the quality gate and the publish
-follow them, so every night that builds also gates and publishes.
+follow them, so every night that builds also gates and publishes. The generic tests of the
+published marts (keys and not-null columns, rates, value sets) are left to that gate, which checks
+the same rules on the same tables right after every build (expectations/checks.py); the facts'
+tests and the singular tests, which check more than the gate does, still run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from functools import cache
 from typing import Any
 
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot", "test")
+GATE_REPEATS = ("key_and_not_null", "columns_are_rates", "accepted_values")  # generic tests the gate repeats
 
 
 def source_raw_object(source: Mapping[str, Any]) -> str:
@@ -55,3 +59,17 @@ def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
         return unique_id in forced or tests_a_forced_model or reads_changed(unique_id)
 
     return sorted(node["name"] for unique_id, node in nodes.items() if not rebuilt(unique_id))
+
+
+def gate_repeated_tests(manifest: Mapping[str, Any], marts: Collection[str]) -> list[str]:
+    """Names of the GATE_REPEATS tests of exactly one of `marts` (model names)."""
+    models = {unique_id: node["name"] for unique_id, node in manifest["nodes"].items()
+              if node["resource_type"] == "model"}
+    left = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or (node.get("test_metadata") or {}).get("name") not in GATE_REPEATS:
+            continue
+        parents = node.get("depends_on", {}).get("nodes", [])
+        if len(parents) == 1 and models.get(parents[0]) in marts:
+            left.append(node["name"])
+    return sorted(left)

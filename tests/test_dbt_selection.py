@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from expectations.checks import ATTRIBUTION_MODELS, CONTENT_STAGES, GRAINS, is_rate_column
 from orchestration.assets.dbt import MANIFEST_PATH
-from orchestration.dbt_selection import unchanged_nodes
+from orchestration.dbt_selection import gate_repeated_tests, unchanged_nodes
 from orchestration.publish import PUBLISHED_TABLES
 
 # the staging models' key tests, by dbt's generated names
@@ -73,3 +74,41 @@ def test_on_the_project_a_night_of_tasks_leaves_out_what_reads_no_tasks():
     assert not {"stg_salesforce__tasks", TASKS_KEY_TEST, "int_funnel__sales_activities",
                 "fct_lead_funnel"} & left_out
     assert not set(PUBLISHED_TABLES) & left_out
+
+
+def test_the_gate_checks_every_rule_of_the_mart_tests_the_nightly_build_leaves_to_it():
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    marts = [table for table in PUBLISHED_TABLES if table.startswith("mart_")]
+    left = set(gate_repeated_tests(manifest, marts))
+    tests = [node for node in manifest["nodes"].values() if node["name"] in left]
+    assert len(tests) == len(left) == 19  # a key test per mart, seven rate tests, three value sets
+    for test in tests:
+        kind, arguments = test["test_metadata"]["name"], test["test_metadata"]["kwargs"]
+        mart = manifest["nodes"][test["depends_on"]["nodes"][0]]["name"]
+        keys, not_null = GRAINS[mart]
+        if kind == "key_and_not_null":
+            assert set(arguments["key"]) == set(keys), test["name"]
+            assert set(arguments.get("not_null", [])) <= set(not_null), test["name"]
+        elif kind == "columns_are_rates":
+            named = [*arguments.get("columns", []), *(f"{prefix}5-60m" for prefix in arguments.get("prefixes", []))]
+            assert named and all(is_rate_column(column) for column in named), test["name"]
+        else:  # accepted_values: the gate's value sets on the key columns model and stage
+            column, values = arguments["column_name"], set(arguments["values"])
+            assert column in keys, test["name"]
+            assert values == {"model": set(ATTRIBUTION_MODELS), "stage": set(CONTENT_STAGES)}[column], test["name"]
+    # the facts' own tests still run in the nightly build
+    assert not any("fct_" in name for name in left)
+
+
+def test_only_single_mart_generic_tests_are_left_to_the_gate():
+    manifest = {"nodes": dict([
+        _node("model", "mart_a"), _node("model", "fct_b"),
+        ("test.p.key_a", {"resource_type": "test", "name": "key_a", "test_metadata": {"name": "key_and_not_null"},
+                          "depends_on": {"nodes": ["model.p.mart_a"]}}),
+        ("test.p.key_b", {"resource_type": "test", "name": "key_b", "test_metadata": {"name": "key_and_not_null"},
+                          "depends_on": {"nodes": ["model.p.fct_b"]}}),
+        ("test.p.rel_ab", {"resource_type": "test", "name": "rel_ab", "test_metadata": {"name": "relationships"},
+                           "depends_on": {"nodes": ["model.p.mart_a"]}}),
+        _node("test", "assert_a_singular", "model.p.mart_a"),
+    ])}
+    assert gate_repeated_tests(manifest, ["mart_a"]) == ["key_a"]

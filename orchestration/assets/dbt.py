@@ -27,7 +27,7 @@ from expectations import preload_great_expectations
 from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
-from orchestration.dbt_selection import unchanged_nodes
+from orchestration.dbt_selection import gate_repeated_tests, unchanged_nodes
 from orchestration.publish import PUBLISHED_TABLES
 from orchestration.resources import ClosedLoopResource
 from orchestration.run_tags import NOTHING_NEW_TAG
@@ -169,7 +169,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
             yield from _skip(context, decision)
             return
         build_state.mark_building(settings, context.run.run_id, inputs, raw_objects)
-        args += _exclude_unchanged(context, decision)
+        args += _excluded(context, decision)
     # dbt's profile and sources read the warehouse folder from the environment.
     os.environ["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
     vacuum = vacuum_due(settings)
@@ -197,17 +197,20 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
         raise failure
 
 
-def _exclude_unchanged(context: AssetExecutionContext, decision: build_state.Decision) -> list[str]:
-    """dbt arguments leaving out the nodes that read none of the raw objects changed since the
-    last published build (none when anything but raw batches changed)."""
-    if not decision.unchanged_raw:
-        return []
-    unchanged = unchanged_nodes(MANIFEST, decision.unchanged_raw, always_built=PUBLISHED_TABLES)
-    if not unchanged:
-        return []
-    context.log.info(f"{len(unchanged)} dbt nodes read only raw objects unchanged since the last published build "
-                     f"({', '.join(sorted(decision.unchanged_raw))}): not rebuilt: {', '.join(unchanged)}")
-    return ["--exclude", " ".join(unchanged)]
+# The published marts' generic tests: the quality gate checks the same rules right after the build.
+LEFT_TO_THE_GATE = gate_repeated_tests(MANIFEST, [table for table in PUBLISHED_TABLES if table.startswith("mart_")])
+
+
+def _excluded(context: AssetExecutionContext, decision: build_state.Decision) -> list[str]:
+    """dbt arguments leaving out the tests the gate repeats and the nodes that read none of the raw
+    objects changed since the last published build (none when anything but raw batches changed)."""
+    unchanged = unchanged_nodes(MANIFEST, decision.unchanged_raw, always_built=PUBLISHED_TABLES) \
+        if decision.unchanged_raw else []
+    if unchanged:
+        context.log.info(f"{len(unchanged)} dbt nodes read only raw objects unchanged since the last published "
+                         f"build ({', '.join(sorted(decision.unchanged_raw))}): not rebuilt: {', '.join(unchanged)}")
+    excluded = sorted(set(unchanged) | set(LEFT_TO_THE_GATE))
+    return ["--exclude", " ".join(excluded)] if excluded else []
 
 
 PUBLISHED_ASSET_KEY = AssetKey("published_warehouse")
