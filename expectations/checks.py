@@ -126,8 +126,9 @@ def key_checks(plan: Plan, table: str) -> None:
     if table == "fct_attribution":
         # unattributed rows are keyed by their opportunity alone: touchpoint_id null only there
         null_filters["touchpoint_id"] = "touchpoint_id is null and coalesce(touch_count, -1) <> 0"
-    counts = [f"count(*) filter (where {condition}) as {qi('null_' + column)}"
-              for column, condition in null_filters.items()]
+    # one count for all the columns: one GX expectation a table, not one a column (~7 ms each)
+    any_null = " or ".join(f"({condition})" for condition in null_filters.values())
+    counts = [f"count(*) filter (where {any_null}) as rows_with_a_null"] if null_filters else []
     frame = plan.add_frame(
         f"{table}__keys",
         f"""
@@ -157,12 +158,11 @@ def key_checks(plan: Plan, table: str) -> None:
         plan.checks.append(Check(
             name="key_not_null",
             table=table,
-            description=f"key columns {', '.join(null_filters)} are never null"
+            description=f"{', '.join(null_filters)} are never null"
             + (" (touchpoint_id only on unattributed rows)" if table == "fct_attribution" else ""),
             frame=frame,
-            expectations=tuple(zero("null_" + column) for column in null_filters),
-            examples_sql=limit(f"select * from {qualified} where "
-                               + " or ".join(f"({c})" for c in null_filters.values())),
+            expectations=(zero("rows_with_a_null"),),
+            examples_sql=limit(f"select * from {qualified} where {any_null}"),
             requires=(qualified,),
         ))
 

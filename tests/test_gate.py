@@ -368,6 +368,12 @@ def test_a_frame_that_cannot_be_computed_fails_its_checks_and_the_others_still_r
     assert check(result, "mart_pipeline_velocity", "rates_between_0_and_1").success
 
 
+def test_a_null_in_a_never_null_column_beyond_the_key_fails(warehouse: Path):
+    alter(warehouse, "update marts.mart_campaign_roi set cost = null where model = 'linear'")
+    failure = assert_only_failure(gate(warehouse), "mart_campaign_roi", "key_not_null")
+    assert failure.observed == 1 and failure.examples[0]["model"] == "linear"
+
+
 def test_negative_rate_fails(warehouse: Path):
     # one row of several: the column's largest value is still in range
     alter(warehouse, "update marts.mart_funnel_conversion set mql_to_sal = -0.5 where first_channel = 'content'")
