@@ -129,7 +129,7 @@ def _identity(path: Path) -> dict[str, Any] | None:
 
 
 def state_path(settings: Settings) -> Path:
-    return settings.warehouse_dir / "state" / STATE_FILE
+    return settings.state_dir / STATE_FILE
 
 
 def read_state(settings: Settings) -> dict[str, Any] | None:

@@ -42,6 +42,11 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.warehouse_dir / "reports"
 
+    @property
+    def state_dir(self) -> Path:
+        """What the pipeline keeps between runs: build records, landed-file manifests, watermarks."""
+        return self.warehouse_dir / "state"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

@@ -23,7 +23,7 @@ STATE_FILE = "vacuum.json"
 
 
 def _state_path(settings: Settings) -> Path:
-    return settings.warehouse_dir / "state" / STATE_FILE
+    return settings.state_dir / STATE_FILE
 
 
 def builds_without_vacuum(settings: Settings) -> int:

@@ -247,7 +247,7 @@ def prune_run_targets(current: Path, keep: int = RUN_TARGETS_KEPT) -> None:
 
 
 def _partial_parse_state(settings: Settings) -> Path:
-    return settings.warehouse_dir / "state" / f"dbt_{PARTIAL_PARSE_FILE}"
+    return settings.state_dir / f"dbt_{PARTIAL_PARSE_FILE}"
 
 
 def _seed_partial_parse(settings: Settings, target_path: Path) -> None:

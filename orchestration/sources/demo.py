@@ -135,7 +135,7 @@ def extract(settings: Settings, alignment: Alignment, systems: Collection[str] =
     report = ExtractReport()
     # The demo org is deterministic: landing it again would only duplicate raw. A nightly run on
     # demo data whose seed and size were already landed therefore has nothing new to land.
-    marker = Path(settings.warehouse_dir) / "state" / "demo_landed.json"
+    marker = settings.state_dir / "demo_landed.json"
     landed = set(json.loads(marker.read_text())) if marker.exists() else set()
     signature = f"seed={settings.demo_seed};people={settings.demo_people}"
     pending = [system for system in systems if f"{signature};system={system}" not in landed]

@@ -465,7 +465,7 @@ def _files_for(drop: Path, obj: RawObject) -> list[Path]:
 
 
 def _manifest_path(settings: Settings) -> Path:
-    return settings.warehouse_dir / "state" / "files_landed.json"
+    return settings.state_dir / "files_landed.json"
 
 
 def _load_manifest(path: Path) -> dict[str, dict]:
