@@ -269,9 +269,9 @@ def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict
             if len(kept) < len(columns[table]):
                 dropped[table] = [c for c in columns[table] if is_pii_column(c)]
             source = f"working.{SOURCE_SCHEMA}.{qi(table)}"
-            by_partitions = table in by_partition and published_columns.get(table) == kept
-            compact = by_partitions and _needs_compaction(con, table)
-            if by_partitions and not compact:
+            partition_copy = table in by_partition and published_columns.get(table) == kept
+            compact = partition_copy and _needs_compaction(con, table)
+            if partition_copy and not compact:
                 copied[table] = _copy_partitions(con, table, kept, by_partition[table].after_build)
             else:
                 con.execute(f"drop table if exists main.{qi(table)}").fetchall()
