@@ -11,6 +11,11 @@ follow them, so every night that builds also gates and publishes. The generic te
 published marts (keys and not-null columns, rates, value sets) are left to that gate, which checks
 the same rules on the same tables right after every build (expectations/checks.py); the facts'
 tests and the singular tests, which check more than the gate does, still run.
+
+A view is left out on such a night whatever it reads: building one writes its definition, not
+rows, and with the code and vars unchanged that definition is the one already in the warehouse
+(none of the project's views runs a query while compiling). Its tests and the tables built
+from it still follow the raw objects it reads.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
     """Names of the manifest's models, seeds, snapshots and tests that read no changed raw object.
 
     `unchanged_raw`: raw objects (`salesforce/Lead`) whose batches did not change; every other
-    source counts as changed, and so does any input the manifest does not describe.
+    source counts as changed, and so does any input the manifest does not describe. Views are
+    listed too (see the module's docstring).
     `always_built`: model names built regardless (the published tables), with their tests.
     """
     sources = {unique_id: source_raw_object(source) for unique_id, source in manifest["sources"].items()}
@@ -53,10 +59,13 @@ def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
             return True
         return any(reads_changed(parent) for parent in parents(unique_id))
 
+    def is_view(unique_id: str) -> bool:
+        return nodes[unique_id].get("config", {}).get("materialized") == "view"
+
     def rebuilt(unique_id: str) -> bool:
         tests_a_forced_model = nodes[unique_id]["resource_type"] == "test" and any(
             parent in forced for parent in parents(unique_id))
-        return unique_id in forced or tests_a_forced_model or reads_changed(unique_id)
+        return unique_id in forced or tests_a_forced_model or (reads_changed(unique_id) and not is_view(unique_id))
 
     return sorted(node["name"] for unique_id, node in nodes.items() if not rebuilt(unique_id))
 

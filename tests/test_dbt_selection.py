@@ -36,6 +36,11 @@ MANIFEST = {
         _node("test", "not_null_mart_history", "model.p.mart_history"),
         _node("model", "int_unknown_input", "model.p.not_in_the_manifest"),
         _node("analysis", "an_analysis", "model.p.stg_history"),
+        ("model.p.int_tasks_view", {"resource_type": "model", "name": "int_tasks_view",
+                                    "config": {"materialized": "view"},
+                                    "depends_on": {"nodes": ["model.p.stg_tasks"]}}),
+        _node("test", "not_null_int_tasks_view", "model.p.int_tasks_view"),
+        _node("model", "int_from_the_view", "model.p.int_tasks_view"),
     ]),
 }
 ONLY_TASKS_CHANGED = {"salesforce/LeadHistory"}
@@ -43,12 +48,19 @@ ONLY_TASKS_CHANGED = {"salesforce/LeadHistory"}
 
 def test_nodes_reading_only_unchanged_raw_objects_are_left_out():
     assert unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED) == [
-        "channels", "int_history", "mart_history", "not_null_mart_history", "stg_history", "unique_stg_history_id"]
+        "channels", "int_history", "int_tasks_view", "mart_history", "not_null_mart_history", "stg_history",
+        "unique_stg_history_id"]
 
 
 def test_a_node_reading_any_changed_object_is_built_with_its_tests():
     left_out = set(unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED))
     assert not {"stg_tasks", "int_both", "relationships_int_both_history"} & left_out
+
+
+def test_a_view_is_left_out_though_it_reads_a_changed_object_but_its_tests_and_tables_are_built():
+    left_out = set(unchanged_nodes(MANIFEST, ONLY_TASKS_CHANGED))
+    assert "int_tasks_view" in left_out
+    assert not {"not_null_int_tasks_view", "int_from_the_view"} & left_out
 
 
 def test_the_published_tables_and_their_tests_are_always_built():
@@ -74,6 +86,17 @@ def test_on_the_project_a_night_of_tasks_leaves_out_what_reads_no_tasks():
     assert not {"stg_salesforce__tasks", TASKS_KEY_TEST, "int_funnel__sales_activities",
                 "fct_lead_funnel"} & left_out
     assert not set(PUBLISHED_TABLES) & left_out
+
+
+def test_on_the_project_a_night_of_email_events_leaves_out_the_view_of_email_touches_only():
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    raw_objects = {f"{s['source_name']}/{s['identifier']}" for s in manifest["sources"].values()}
+    left_out = set(unchanged_nodes(manifest, raw_objects - {"hubspot/email_events"}, always_built=PUBLISHED_TABLES))
+    views = {node["name"] for node in manifest["nodes"].values()
+             if node["resource_type"] == "model" and node["config"]["materialized"] == "view"}
+    assert "int_touchpoints__hubspot_email_events" in views
+    assert views <= left_out
+    assert not {"stg_hubspot__email_events", "int_touchpoints", "fct_attribution"} & left_out
 
 
 def test_the_gate_checks_every_rule_of_the_mart_tests_the_nightly_build_leaves_to_it():

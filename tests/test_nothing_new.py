@@ -157,18 +157,34 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
                         "CreatedDate": "2024-06-01T10:00:00Z",
                     }
                 ]
-            ]
+            ],
+            ("salesforce", "campaignmember"): [
+                [
+                    {
+                        "Id": "00v_new_night",
+                        "CampaignId": "701000000000000001",  # a demo campaign: the lead responded to it
+                        "LeadId": "00Q000000000000001",
+                        "Status": "Responded",
+                        "HasResponded": "true",
+                        "FirstRespondedDate": "2024-06-01",
+                        "CreatedDate": "2024-06-01T09:00:00Z",
+                    }
+                ]
+            ],
         },
     )
 
     result = run_nightly(settings)
 
     assert_built_and_published(settings, result, log)
-    # only what reads Tasks was rebuilt and tested, and every published table
+    # only what reads Tasks or CampaignMember was rebuilt and tested, and every published table; not
+    # the view of campaign touches (its definition stands), though int_touchpoints reads it
     ran = dbt_nodes_run(result.run_id)
     # the night's dbt.log keeps dbt's info events, not one debug event per SQL statement
     assert dbt_log_levels(result.run_id) == {"info"}
-    assert {"stg_salesforce__tasks", TASKS_KEY_TEST, "int_funnel__sales_activities"} <= ran
+    assert {"stg_salesforce__tasks", TASKS_KEY_TEST, "int_funnel__sales_activities",
+            "stg_salesforce__campaign_members", "int_touchpoints"} <= ran
+    assert "int_touchpoints__campaign_members" not in ran
     assert set(PUBLISHED_TABLES) - {"publish_log"} <= ran
     assert not {"stg_salesforce__leads", LEADS_KEY_TEST, "stg_salesforce__lead_history",
                 "utm_medium_channels"} & ran, ran

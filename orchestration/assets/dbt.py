@@ -202,13 +202,15 @@ LEFT_TO_THE_GATE = gate_repeated_tests(MANIFEST, [table for table in PUBLISHED_T
 
 
 def _excluded(context: AssetExecutionContext, decision: build_state.Decision) -> list[str]:
-    """dbt arguments leaving out the tests the gate repeats and the nodes that read none of the raw
-    objects changed since the last published build (none when anything but raw batches changed)."""
+    """dbt arguments leaving out the tests the gate repeats, the nodes that read none of the raw
+    objects changed since the last published build and the views (none of these two when anything
+    but raw batches changed)."""
     unchanged = unchanged_nodes(MANIFEST, decision.unchanged_raw, always_built=PUBLISHED_TABLES) \
         if decision.unchanged_raw else []
     if unchanged:
         context.log.info(f"{len(unchanged)} dbt nodes read only raw objects unchanged since the last published "
-                         f"build ({', '.join(sorted(decision.unchanged_raw))}): not rebuilt: {', '.join(unchanged)}")
+                         f"build ({', '.join(sorted(decision.unchanged_raw))}), or are views whose definitions "
+                         f"stand: not rebuilt: {', '.join(unchanged)}")
     excluded = sorted(set(unchanged) | set(LEFT_TO_THE_GATE))
     return ["--exclude", " ".join(excluded)] if excluded else []
 
