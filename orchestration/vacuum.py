@@ -34,9 +34,10 @@ def builds_without_vacuum(settings: Settings) -> int:
         return 0
 
 
-def vacuum_due(settings: Settings) -> bool:
-    """Whether this build lets DuckDB vacuum: after VACUUM_EVERY_BUILDS - 1 builds without."""
-    return builds_without_vacuum(settings) >= VACUUM_EVERY_BUILDS - 1
+def vacuum_due(builds_since: int) -> bool:
+    """Whether this build lets DuckDB vacuum: after VACUUM_EVERY_BUILDS - 1 builds without
+    (`builds_since`, as builds_without_vacuum reads it)."""
+    return builds_since >= VACUUM_EVERY_BUILDS - 1
 
 
 def record_build(settings: Settings, *, vacuumed: bool) -> None:

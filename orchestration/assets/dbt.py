@@ -26,7 +26,7 @@ from packaging import version
 from expectations import preload_great_expectations
 from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
-from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars_json
+from orchestration.dbt_cli import DBT_EXECUTABLE, RUN_TARGET_PREFIX, dbt_vars_json, run_targets_root
 from orchestration.dbt_selection import gate_repeated_tests, unchanged_nodes
 from orchestration.publish import PUBLISHED_TABLES
 from orchestration.resources import ClosedLoopResource
@@ -172,10 +172,11 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
         args += _excluded(context, decision)
     # dbt's profile and sources read the warehouse folder from the environment.
     os.environ["CLOSEDLOOP_WAREHOUSE_DIR"] = str(settings.warehouse_dir)
-    vacuum = vacuum_due(settings)
+    builds_since_vacuum = builds_without_vacuum(settings)
+    vacuum = vacuum_due(builds_since_vacuum)
     os.environ[VACUUM_ENV] = "on" if vacuum else "off"
     context.log.info(f"DuckDB vacuums at this build's checkpoint: {'yes' if vacuum else 'no'} "
-                     f"({builds_without_vacuum(settings)} builds since it last did)")
+                     f"({builds_since_vacuum} builds since it last did)")
     if config.full_refresh:
         args.append("--full-refresh")
     if config.preload_gate:
@@ -231,9 +232,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 def _run_target_path(run_id: str) -> Path:
     """A target folder of its own for this invocation (dagster-dbt's naming: the run's artifacts stay apart)."""
-    target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
-    target = target if target.is_absolute() else DBT_PROJECT_DIR / target
-    return target / f"dbt_models-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    return run_targets_root() / f"{RUN_TARGET_PREFIX}{run_id[:7]}-{uuid.uuid4().hex[:7]}"
 
 
 RUN_TARGETS_KEPT = 30  # about a month of nightly runs' dbt artifacts (10 MB each at 1M people)
@@ -242,7 +241,7 @@ RUN_TARGETS_KEPT = 30  # about a month of nightly runs' dbt artifacts (10 MB eac
 def prune_run_targets(current: Path, keep: int = RUN_TARGETS_KEPT) -> None:
     """Remove all but the newest `keep` run target folders beside `current` (always kept): one is
     left per run (dbt.log, run_results.json, compiled SQL), so they would pile up night after night."""
-    folders = [path for path in current.parent.glob("dbt_models-*") if path.is_dir() and path != current]
+    folders = [path for path in current.parent.glob(f"{RUN_TARGET_PREFIX}*") if path.is_dir() and path != current]
     folders.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
     for old in folders[max(keep - 1, 0):]:
         shutil.rmtree(old, ignore_errors=True)
