@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.dbt_cli import run_target_paths
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # The nightly job's steps, in order, under the names the report uses.
@@ -102,8 +102,9 @@ def step_windows(instance, run_id: str) -> dict[str, tuple[float, float, str]]:
 
 
 def dbt_run_results(run_id: str, top: int = 12) -> dict:
-    """Timings from the run_results.json dagster-dbt wrote for this run (target/dbt_models-<run id>-*)."""
-    paths = sorted((DBT_PROJECT_DIR / "target").glob(f"dbt_models-{run_id[:7]}-*/run_results.json"))
+    """Timings from the run_results.json dagster-dbt wrote for this run (in its run target folder)."""
+    paths = [folder / "run_results.json" for folder in run_target_paths(run_id)
+             if (folder / "run_results.json").exists()]
     if not paths:
         return {}
     path: Path = paths[-1]

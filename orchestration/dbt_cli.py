@@ -23,6 +23,22 @@ _LAUNCHERS = (Path(sys.executable).with_name("closedloop-dbt"), Path(sys.executa
 DBT_EXECUTABLE = str(next((path for path in _LAUNCHERS if path.exists()), _LAUNCHERS[-1]))
 
 
+# The nightly job's dbt invocations each write to a target folder of their own, named as
+# dagster-dbt names them after the dbt asset's op: `dbt_models-<run id[:7]>-<random>`.
+RUN_TARGET_PREFIX = "dbt_models-"
+
+
+def run_targets_root() -> Path:
+    """The folder holding the run target folders: DBT_TARGET_PATH, else the project's target/."""
+    target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return target if target.is_absolute() else DBT_PROJECT_DIR / target
+
+
+def run_target_paths(run_id: str) -> list[Path]:
+    """The target folders of the nightly run `run_id`, by name."""
+    return sorted(path for path in run_targets_root().glob(f"{RUN_TARGET_PREFIX}{run_id[:7]}-*") if path.is_dir())
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for a dbt process: the warehouse folder it reads raw from and builds into."""
     env = dict(os.environ)

@@ -23,10 +23,11 @@ from warehouse_rows import table_rows
 
 import orchestration.assets.gate as gate_asset
 from orchestration import build_state
+from orchestration.dbt_cli import run_target_paths
 from orchestration.duck import connect, rows
 from orchestration.pipeline import NightlyResult, run_nightly, summarize
 from orchestration.publish import LOGGED_TABLES, PUBLISHED_TABLES, is_pii_column
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.vacuum import builds_without_vacuum
 
 # the staging models' key tests, by dbt's generated names
@@ -51,8 +52,8 @@ def publish_log(settings: Settings) -> list[tuple]:
 
 
 def dbt_run_file(run_id: str, name: str) -> Path:
-    """A file of the run's dbt target folder (dagster-dbt's `dbt_models-<run id>-*`)."""
-    paths = sorted((DBT_PROJECT_DIR / "target").glob(f"dbt_models-{run_id[:7]}-*/{name}"))
+    """A file of the run's dbt target folder."""
+    paths = [folder / name for folder in run_target_paths(run_id) if (folder / name).exists()]
     assert paths, f"no {name} for run {run_id}"
     return paths[-1]
 
