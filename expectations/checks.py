@@ -181,9 +181,27 @@ def stage_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
+# Stage rules beyond the order of pairs (SPEC 3): name -> (a violating person, what must hold, columns shown).
+STAGE_RULES = {
+    "first_response_before_mql": ("first_response_at < mql_at", "first_response_at >= mql_at: the first "
+                                  "response answers the MQL", ("mql_at", "first_response_at")),
+    "sal_without_mql": ("sal_at is not null and mql_at is null", "no sal_at without mql_at", ("mql_at", "sal_at")),
+    "won_and_lost": ("won_at is not null and lost_at is not null", "no person both won and lost",
+                     ("won_at", "lost_at")),
+    "closed_without_opportunity": ("(won_at is not null or lost_at is not null) and opportunity_at is null",
+                                   "won_at and lost_at only with opportunity_at",
+                                   ("opportunity_at", "won_at", "lost_at")),
+    "stage_without_lead": ("lead_at is null and coalesce(mql_at, sal_at, sql_at, opportunity_at, won_at, lost_at) "
+                           "is not null", "no later stage without lead_at",
+                           ("lead_at", "mql_at", "sal_at", "sql_at", "opportunity_at", "won_at", "lost_at")),
+}
+
+
 def stage_order_checks(plan: Plan) -> None:
     pairs = stage_pairs()
-    columns = ",\n".join(f"count(*) filter (where {a} > {b}) as {qi(f'{a}_after_{b}')}" for a, b in pairs)
+    counts = [f"count(*) filter (where {a} > {b}) as {qi(f'{a}_after_{b}')}" for a, b in pairs]
+    counts += [f"count(*) filter (where {condition}) as {name}" for name, (condition, _, _) in STAGE_RULES.items()]
+    columns = ",\n".join(counts)
     frame = plan.add_frame("fct_lead_funnel__stage_order", f"select {columns} from {FUNNEL}", (FUNNEL,))
     for a, b in pairs:
         plan.checks.append(Check(
@@ -193,6 +211,17 @@ def stage_order_checks(plan: Plan) -> None:
             frame=frame,
             expectations=(zero(f"{a}_after_{b}"),),
             examples_sql=limit(f"select person_id, {a}, {b} from {FUNNEL} where {a} > {b} order by person_id"),
+            requires=(FUNNEL,),
+        ))
+    for name, (condition, rule, shown) in STAGE_RULES.items():
+        plan.checks.append(Check(
+            name=name,
+            table="fct_lead_funnel",
+            description=rule,
+            frame=frame,
+            expectations=(zero(name),),
+            examples_sql=limit(f"select person_id, {', '.join(shown)} from {FUNNEL} where {condition} "
+                               "order by person_id"),
             requires=(FUNNEL,),
         ))
 
@@ -403,7 +432,7 @@ def attribution_checks(plan: Plan) -> None:
                 sum(weight) as weight_sum,
                 min(weight) as min_weight,
                 max(weight) as max_weight,
-                count(*) - count(weight) as null_weights
+                count(*) filter (where weight is null or isnan(weight)) as null_or_nan_weights
             from weights
             group by all
         )
@@ -416,7 +445,7 @@ def attribution_checks(plan: Plan) -> None:
             count(*) as opportunities,
             min(min_weight) as min_weight,
             max(max_weight) as max_weight,
-            sum(null_weights) as null_weights,
+            sum(null_or_nan_weights) as null_or_nan_weights,
             coalesce(max(abs(weight_sum - 1)), 0) as max_sum_deviation
         from per_opportunity
         group by model
@@ -427,16 +456,16 @@ def attribution_checks(plan: Plan) -> None:
     plan.checks.append(Check(
         name="weights_between_0_and_1",
         table="fct_attribution",
-        description="every weight_<model> is a number in [0, 1]",
+        description="every weight_<model> is a number in [0, 1] (not null, not NaN)",
         frame=frame,
         expectations=(
             Expect("ExpectColumnValuesToBeBetween", {"column": "min_weight", "min_value": 0, "max_value": 1}),
             Expect("ExpectColumnValuesToBeBetween", {"column": "max_weight", "min_value": 0, "max_value": 1}),
-            zero("null_weights"),
+            zero("null_or_nan_weights"),
         ),
         examples_sql=limit(f"""{per_opportunity}
-            select model, opportunity_id, min_weight, max_weight, null_weights from per_opportunity
-            where min_weight < 0 or max_weight > 1 or null_weights > 0 order by opportunity_id, model"""),
+            select model, opportunity_id, min_weight, max_weight, null_or_nan_weights from per_opportunity
+            where min_weight < 0 or max_weight > 1 or null_or_nan_weights > 0 order by opportunity_id, model"""),
         requires=(ATTRIBUTION,),
     ))
     plan.checks.append(Check(
@@ -512,6 +541,27 @@ def reconciliation_checks(plan: Plan, *, has_opportunities: bool) -> None:
         """,
         requires,
     )
+    if has_opportunities:
+        attributed = f"(select distinct opportunity_id from {ATTRIBUTION}) as attributed"
+        missing = f"select opportunity_id from {OPPORTUNITIES} anti join {attributed} using (opportunity_id)"
+        unknown = f"select opportunity_id from {attributed} anti join {OPPORTUNITIES} using (opportunity_id)"
+        coverage = plan.add_frame(
+            "fct_attribution__opportunities",
+            f"select (select count(*) from ({missing})) as unattributed_opportunities, "
+            f"(select count(*) from ({unknown})) as unknown_opportunities",
+            requires,
+        )
+        for name, column, rule, examples in (
+            ("every_opportunity_attributed", "unattributed_opportunities",
+             f"every opportunity of {OPPORTUNITIES} has its rows (unattributed ones included)", missing),
+            ("opportunities_known", "unknown_opportunities",
+             f"every opportunity_id is one of {OPPORTUNITIES}", unknown),
+        ):
+            plan.checks.append(Check(
+                name=name, table="fct_attribution", description=rule, frame=coverage,
+                expectations=(zero(column),), examples_sql=limit(f"{examples} order by opportunity_id"),
+                requires=requires,
+            ))
     for name, column, what in (
         ("attributed_pipeline_equals_pipeline", "pipeline_relative_difference", "pipeline (all opportunity amounts)"),
         ("attributed_revenue_equals_won_revenue", "revenue_relative_difference", "won revenue (won amounts)"),

@@ -9,8 +9,9 @@ then leaves LeadHistory, OpportunityHistory, the seeds and everything reading on
 The published tables are always built (with their tests): the quality gate and the publish
 follow them, so every night that builds also gates and publishes. The generic tests of the
 published marts (keys and not-null columns, rates, value sets) are left to that gate, which checks
-the same rules on the same tables right after every build (expectations/checks.py); the facts'
-tests and the singular tests, which check more than the gate does, still run.
+the same rules on the same tables right after every build (expectations/checks.py), and so are
+the singular tests of the facts' stage order, weights and totals (GATE_REPEATED_SINGULAR_TESTS).
+The facts' generic tests and the marts' singular tests still run.
 
 A view is left out on such a night whatever it reads: building one writes its definition, not
 rows, and with the code and vars unchanged that definition is the one already in the warehouse
@@ -26,6 +27,10 @@ from typing import Any
 
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot", "test")
 GATE_REPEATS = ("key_and_not_null", "columns_are_rates", "accepted_values")  # generic tests the gate repeats
+# Singular tests every rule of which the gate checks too (its stage order, weights, totals and
+# opportunity coverage checks; tests/test_gate.py breaks each rule)
+GATE_REPEATED_SINGULAR_TESTS = ("assert_funnel_stage_order", "assert_attribution_weights_between_0_and_1",
+                                "assert_attribution_weights_sum_to_1", "assert_attribution_totals_reconcile")
 
 
 def source_raw_object(source: Mapping[str, Any]) -> str:
@@ -71,10 +76,12 @@ def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
 
 
 def gate_repeated_tests(manifest: Mapping[str, Any], marts: Collection[str]) -> list[str]:
-    """Names of the GATE_REPEATS tests of exactly one of `marts` (model names)."""
+    """Names of the GATE_REPEATS tests of exactly one of `marts` (model names), and of the
+    manifest's GATE_REPEATED_SINGULAR_TESTS."""
     models = {unique_id: node["name"] for unique_id, node in manifest["nodes"].items()
               if node["resource_type"] == "model"}
-    left = []
+    left = [node["name"] for node in manifest["nodes"].values()
+            if node["resource_type"] == "test" and node["name"] in GATE_REPEATED_SINGULAR_TESTS]
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or (node.get("test_metadata") or {}).get("name") not in GATE_REPEATS:
             continue

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from expectations import GateResult, run_gate
-from expectations.checks import is_rate_column, mql_people_sql
+from expectations.checks import STAGE_RULES, is_rate_column, mql_people_sql
 from orchestration.alignment import Alignment
 
 ALIGNMENT = Alignment()
@@ -421,11 +421,54 @@ def test_totals_not_reconciling_fail(warehouse: Path):
                      "('o4', 250.0, true, false, timestamp '2024-01-08', timestamp '2024-02-08')")
     result = gate(warehouse)
     assert failed(result) == {("fct_attribution", "attributed_pipeline_equals_pipeline"),
-                              ("fct_attribution", "attributed_revenue_equals_won_revenue")}
+                              ("fct_attribution", "attributed_revenue_equals_won_revenue"),
+                              ("fct_attribution", "every_opportunity_attributed")}
     failure = check(result, "fct_attribution", "attributed_revenue_equals_won_revenue")
     assert len(failure.examples) == 6
     assert {e["attributed_revenue"] for e in failure.examples} == {1000.0}
     assert {e["won_revenue_total"] for e in failure.examples} == {1250.0}
+
+
+def test_an_opportunity_without_attribution_rows_fails(warehouse: Path):
+    # amount 0: the totals still reconcile, only the coverage check sees it
+    alter(warehouse, "insert into intermediate.int_opportunities values "
+                     "('o4', 0.0, false, false, timestamp '2024-01-08', null)")
+    failure = assert_only_failure(gate(warehouse), "fct_attribution", "every_opportunity_attributed")
+    assert failure.observed == 1 and failure.examples == [{"opportunity_id": "o4"}]
+
+
+def test_attribution_of_an_unknown_opportunity_fails(warehouse: Path):
+    # o3 has no amount: without it the totals still reconcile
+    alter(warehouse, "delete from intermediate.int_opportunities where opportunity_id = 'o3'")
+    failure = assert_only_failure(gate(warehouse), "fct_attribution", "opportunities_known")
+    assert failure.examples == [{"opportunity_id": "o3"}]
+
+
+def test_nan_weight_fails(warehouse: Path):
+    # NaN is the largest double to DuckDB but missing to pandas: counted with the nulls, not ranged
+    alter(warehouse, "update marts.fct_attribution set weight_linear = cast('NaN' as double) "
+                     "where touchpoint_id = 'hs_visit:1'")
+    result = gate(warehouse)
+    assert ("fct_attribution", "weights_between_0_and_1") in failed(result)
+    failure = check(result, "fct_attribution", "weights_between_0_and_1")
+    assert [(row["opportunity_id"], row["model"], row["null_or_nan_weights"]) for row in failure.examples] == [
+        ("o1", "linear", 1)]
+
+
+@pytest.mark.parametrize(("rule", "change"), [
+    ("first_response_before_mql", "first_response_at = timestamp '2024-01-10 08:00:00' where person_id = 'p5'"),
+    ("sal_without_mql", "sal_at = timestamp '2024-01-04 00:00:00' where person_id = 'p2'"),
+    ("won_and_lost", "won_at = timestamp '2024-03-01 00:00:00' where person_id = 'p4'"),
+    ("closed_without_opportunity", "lost_at = timestamp '2024-01-05 00:00:00' where person_id = 'p2'"),
+    ("stage_without_lead", "lead_at = null where person_id = 'p6'"),
+])
+def test_stage_rules_beyond_the_order_of_pairs_fail(warehouse: Path, rule: str, change: str):
+    alter(warehouse, f"update marts.fct_lead_funnel set {change}")
+    result = gate(warehouse)
+    stage_failures = {name for table, name in failed(result) if name in STAGE_RULES or name.startswith("stage_order")}
+    assert stage_failures == {rule}
+    failure = check(result, "fct_lead_funnel", rule)
+    assert failure.observed == 1 and [row["person_id"] for row in failure.examples] == [change.split("'")[-2]]
 
 
 def test_amount_changing_within_opportunity_fails(warehouse: Path):
