@@ -40,10 +40,11 @@ def vacuum_due(builds_since: int) -> bool:
     return builds_since >= VACUUM_EVERY_BUILDS - 1
 
 
-def record_build(settings: Settings, *, vacuumed: bool) -> None:
-    """Count a build that ran (its changes were checkpointed, vacuumed or not); `vacuumed` (or a
-    full refresh, whose tables are all written anew) starts the count again."""
+def record_build(settings: Settings, *, builds_since: int, vacuumed: bool) -> None:
+    """Count a build that ran (its changes were checkpointed, vacuumed or not) after `builds_since`
+    without (as builds_without_vacuum read it before the build); `vacuumed` (or a full refresh,
+    whose tables are all written anew) starts the count again."""
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0 if vacuumed else builds_without_vacuum(settings) + 1
+    count = 0 if vacuumed else builds_since + 1
     path.write_text(json.dumps({"builds_without_vacuum": count}))

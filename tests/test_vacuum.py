@@ -16,8 +16,9 @@ def test_one_build_in_seven_vacuums(tmp_path: Path):
     settings = Settings(warehouse_dir=tmp_path / "warehouse")
     vacuumed = []
     for build in range(1, 2 * VACUUM_EVERY_BUILDS + 2):
-        vacuum = vacuum_due(builds_without_vacuum(settings))
-        record_build(settings, vacuumed=vacuum)
+        builds_since = builds_without_vacuum(settings)
+        vacuum = vacuum_due(builds_since)
+        record_build(settings, builds_since=builds_since, vacuumed=vacuum)
         if vacuum:
             vacuumed.append(build)
     assert VACUUM_EVERY_BUILDS == 7 and vacuumed == [7, 14]

@@ -190,7 +190,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
             events.append(event)
     except Exception as error:  # report what was built, with its metadata, then fail the step
         failure = error
-    record_build(settings, vacuumed=vacuum or config.full_refresh)  # a full refresh writes every table anew
+    # a full refresh writes every table anew
+    record_build(settings, builds_since=builds_since_vacuum, vacuumed=vacuum or config.full_refresh)
     _keep_partial_parse(settings, target_path)
     prune_run_targets(target_path)
     yield from with_warehouse_metadata(context, events, settings.warehouse_path)
