@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from orchestration.dbt_cli import run_target_paths
+from orchestration.dbt_cli import run_target_files
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # The nightly job's steps, in order, under the names the report uses.
@@ -103,8 +103,7 @@ def step_windows(instance, run_id: str) -> dict[str, tuple[float, float, str]]:
 
 def dbt_run_results(run_id: str, top: int = 12) -> dict:
     """Timings from the run_results.json dagster-dbt wrote for this run (in its run target folder)."""
-    paths = [folder / "run_results.json" for folder in run_target_paths(run_id)
-             if (folder / "run_results.json").exists()]
+    paths = run_target_files(run_id, "run_results.json")
     if not paths:
         return {}
     path: Path = paths[-1]

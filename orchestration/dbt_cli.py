@@ -34,9 +34,11 @@ def run_targets_root() -> Path:
     return target if target.is_absolute() else DBT_PROJECT_DIR / target
 
 
-def run_target_paths(run_id: str) -> list[Path]:
-    """The target folders of the nightly run `run_id`, by name."""
-    return sorted(path for path in run_targets_root().glob(f"{RUN_TARGET_PREFIX}{run_id[:7]}-*") if path.is_dir())
+def run_target_files(run_id: str, name: str) -> list[Path]:
+    """The file `name` (run_results.json, dbt.log, ...) of each target folder of the nightly run
+    `run_id` that has one, by folder name."""
+    folders = sorted(path for path in run_targets_root().glob(f"{RUN_TARGET_PREFIX}{run_id[:7]}-*") if path.is_dir())
+    return [folder / name for folder in folders if (folder / name).exists()]
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

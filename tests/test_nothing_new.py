@@ -23,7 +23,7 @@ from warehouse_rows import table_rows
 
 import orchestration.assets.gate as gate_asset
 from orchestration import build_state
-from orchestration.dbt_cli import run_target_paths
+from orchestration.dbt_cli import run_target_files
 from orchestration.duck import connect, rows
 from orchestration.pipeline import NightlyResult, run_nightly, summarize
 from orchestration.publish import LOGGED_TABLES, PUBLISHED_TABLES, is_pii_column
@@ -53,7 +53,7 @@ def publish_log(settings: Settings) -> list[tuple]:
 
 def dbt_run_file(run_id: str, name: str) -> Path:
     """A file of the run's dbt target folder."""
-    paths = [folder / name for folder in run_target_paths(run_id) if (folder / name).exists()]
+    paths = run_target_files(run_id, name)
     assert paths, f"no {name} for run {run_id}"
     return paths[-1]
 

@@ -199,7 +199,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
         raise failure
 
 
-# The published marts' generic tests: the quality gate checks the same rules right after the build.
+# The published marts' generic tests and the facts' singular tests the gate repeats: it checks the
+# same rules right after the build.
 LEFT_TO_THE_GATE = gate_repeated_tests(MANIFEST, [table for table in PUBLISHED_TABLES if table.startswith("mart_")])
 
 
