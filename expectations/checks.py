@@ -198,28 +198,20 @@ STAGE_RULES = {
 
 
 def stage_order_checks(plan: Plan) -> None:
-    pairs = stage_pairs()
-    counts = [f"count(*) filter (where {a} > {b}) as {qi(f'{a}_after_{b}')}" for a, b in pairs]
-    counts += [f"count(*) filter (where {condition}) as {name}" for name, (condition, _, _) in STAGE_RULES.items()]
-    columns = ",\n".join(counts)
+    # every rule as (check name, frame column, a violating person, what must hold, columns shown)
+    rules = [(f"stage_order_{a.removesuffix('_at')}_{b.removesuffix('_at')}", f"{a}_after_{b}", f"{a} > {b}",
+              f"{a} <= {b} for every person having both (a person may skip stages)", (a, b))
+             for a, b in stage_pairs()]
+    rules += [(name, name, condition, rule, shown) for name, (condition, rule, shown) in STAGE_RULES.items()]
+    columns = ",\n".join(f"count(*) filter (where {condition}) as {qi(column)}" for _, column, condition, _, _ in rules)
     frame = plan.add_frame("fct_lead_funnel__stage_order", f"select {columns} from {FUNNEL}", (FUNNEL,))
-    for a, b in pairs:
-        plan.checks.append(Check(
-            name=f"stage_order_{a.removesuffix('_at')}_{b.removesuffix('_at')}",
-            table="fct_lead_funnel",
-            description=f"{a} <= {b} for every person having both (a person may skip stages)",
-            frame=frame,
-            expectations=(zero(f"{a}_after_{b}"),),
-            examples_sql=limit(f"select person_id, {a}, {b} from {FUNNEL} where {a} > {b} order by person_id"),
-            requires=(FUNNEL,),
-        ))
-    for name, (condition, rule, shown) in STAGE_RULES.items():
+    for name, column, condition, rule, shown in rules:
         plan.checks.append(Check(
             name=name,
             table="fct_lead_funnel",
             description=rule,
             frame=frame,
-            expectations=(zero(name),),
+            expectations=(zero(column),),
             examples_sql=limit(f"select person_id, {', '.join(shown)} from {FUNNEL} where {condition} "
                                "order by person_id"),
             requires=(FUNNEL,),
