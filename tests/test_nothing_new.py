@@ -31,7 +31,7 @@ from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.vacuum import builds_without_vacuum
 
 # the staging models' key tests, by dbt's generated names
-LEADS_KEY_TEST = "key_and_not_null_stg_salesforce__leads_lead_id__lead_id__is_deleted"
+LEADS_KEY_TEST = "key_and_not_null_stg_salesforce__leads_batches__lead_id__lead_id__is_deleted"
 TASKS_KEY_TEST = "key_and_not_null_stg_salesforce__tasks_task_id__task_id__is_deleted"
 
 pytestmark = pytest.mark.slow

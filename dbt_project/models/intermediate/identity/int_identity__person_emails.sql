@@ -11,10 +11,12 @@
     incremental_strategy='replace_partitions',
     unique_key='person_id',
     tombstone_column='email_normalized',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     incremental_marks_sql([], no_rules_fingerprint_sql(), ['int_person_keys'])) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 

@@ -13,10 +13,12 @@
     incremental_strategy='replace_partitions',
     unique_key='record_key',
     tombstone_column='node_id',
+    replaced_log=true,
     on_schema_change='fail',
     post_hook=[
         "{{ replace_state_table_sql(incremental_state_relation(this.schema, 'marks'),
                                     identity_marks_sql()) }}",
+        "{{ log_full_build_sql() }}",
     ],
 ) }}
 
