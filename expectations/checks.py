@@ -32,12 +32,17 @@ TOTALS_TOLERANCE = 1e-9
 DEFAULT_VOLUME_RATIO = (0.5, 2.0)
 VOLUME_MIN_PREVIOUS_ROWS = 100
 
-# Grain of every published table: (key columns, columns that may never be null). For the marts
-# these are the dbt project's key_and_not_null tests too, which the nightly build leaves to the
-# gate (orchestration/dbt_selection.py; tests/test_dbt_selection.py keeps the two in step).
+# Grain of every published table: (key columns, columns that may never be null). These are the
+# dbt project's key_and_not_null tests of the published tables too, which the nightly build leaves
+# to the gate (orchestration/dbt_selection.py; tests/test_dbt_selection.py keeps the two in step).
 GRAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "fct_lead_funnel": (("person_id",), ("person_id",)),
-    "fct_attribution": (("opportunity_id", "touchpoint_id"), ("opportunity_id",)),
+    "fct_lead_funnel": (("person_id",), ("person_id", "recycled_count", "first_channel", "is_fit", "score",
+                                         "is_marketing_sourced")),
+    # attribution_id: opportunity_id | touchpoint_id ('unattributed' on an opportunity's one row
+    # without touches)
+    "fct_attribution": (("attribution_id",), ("attribution_id", "opportunity_id", "channel", "touch_type", "position",
+                                              "touch_count", *(f"weight_{model}" for model in ATTRIBUTION_MODELS),
+                                              "amount", "is_won", "is_lost")),
     "mart_funnel_conversion": (("cohort_month", "first_channel"), ("cohort_month", "first_channel", "leads",
                                                                   "won_revenue")),
     "mart_speed_to_lead": (("week", "owner_id"), ("week", "mqls")),
@@ -129,6 +134,11 @@ def key_checks(plan: Plan, table: str) -> None:
     # one count for all the columns: one GX expectation a table, not one a column (~7 ms each)
     any_null = " or ".join(f"({condition})" for condition in null_filters.values())
     counts = [f"count(*) filter (where {any_null}) as rows_with_a_null"] if null_filters else []
+    # attribution_id is its opportunity and touchpoint: unique ids then mean unique pairs too
+    mismatched_id = ("attribution_id is distinct from opportunity_id || '|' || coalesce(touchpoint_id, 'unattributed')"
+                     if table == "fct_attribution" else None)
+    if mismatched_id:
+        counts.append(f"count(*) filter (where {mismatched_id}) as mismatched_ids")
     frame = plan.add_frame(
         f"{table}__keys",
         f"""
@@ -146,8 +156,7 @@ def key_checks(plan: Plan, table: str) -> None:
     plan.checks.append(Check(
         name="key_unique",
         table=table,
-        description=f"({', '.join(keys)}) identifies one row: no key appears twice"
-        + (" (unattributed rows keyed by their opportunity)" if table == "fct_attribution" else ""),
+        description=f"({', '.join(keys)}) identifies one row: no key appears twice",
         frame=frame,
         expectations=(zero("duplicate_rows"),),
         examples_sql=limit(f"select {key_list}, count(*) as copies from {qualified} group by all "
@@ -163,6 +172,18 @@ def key_checks(plan: Plan, table: str) -> None:
             frame=frame,
             expectations=(zero("rows_with_a_null"),),
             examples_sql=limit(f"select * from {qualified} where {any_null}"),
+            requires=(qualified,),
+        ))
+    if mismatched_id:
+        plan.checks.append(Check(
+            name="attribution_id_is_opportunity_and_touchpoint",
+            table=table,
+            description="attribution_id is opportunity_id | touchpoint_id ('unattributed' on the row of an "
+            "opportunity without touches)",
+            frame=frame,
+            expectations=(zero("mismatched_ids"),),
+            examples_sql=limit(f"select attribution_id, opportunity_id, touchpoint_id from {qualified} "
+                               f"where {mismatched_id} order by attribution_id"),
             requires=(qualified,),
         ))
 

@@ -8,10 +8,11 @@ then leaves LeadHistory, OpportunityHistory, the seeds and everything reading on
 
 The published tables are always built (with their tests): the quality gate and the publish
 follow them, so every night that builds also gates and publishes. The generic tests of the
-published marts (keys and not-null columns, rates, value sets) are left to that gate, which checks
+published tables (keys and not-null columns, rates, value sets) are left to that gate, which checks
 the same rules on the same tables right after every build (expectations/checks.py), and so are
-the singular tests of the facts' stage order, weights and totals (GATE_REPEATED_SINGULAR_TESTS).
-The facts' generic tests and the marts' singular tests still run.
+the singular tests of the facts' stage order, weights and totals and of the funnel counts
+(GATE_REPEATED_SINGULAR_TESTS). fct_attribution's relationships test and the monthly
+reconciliation of mart_attribution_by_channel still run.
 
 A view is left out on such a night whatever it reads: building one writes its definition, not
 rows, and with the code and vars unchanged that definition is the one already in the warehouse
@@ -27,10 +28,11 @@ from typing import Any
 
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot", "test")
 GATE_REPEATS = ("key_and_not_null", "columns_are_rates", "accepted_values")  # generic tests the gate repeats
-# Singular tests every rule of which the gate checks too (its stage order, weights, totals and
-# opportunity coverage checks; tests/test_gate.py breaks each rule)
+# Singular tests every rule of which the gate checks too (its stage order, weights, totals,
+# opportunity coverage and funnel count checks; tests/test_gate.py breaks each rule)
 GATE_REPEATED_SINGULAR_TESTS = ("assert_funnel_stage_order", "assert_attribution_weights_between_0_and_1",
-                                "assert_attribution_weights_sum_to_1", "assert_attribution_totals_reconcile")
+                                "assert_attribution_weights_sum_to_1", "assert_attribution_totals_reconcile",
+                                "assert_mart_funnel_counts_never_increase")
 
 
 def source_raw_object(source: Mapping[str, Any]) -> str:
@@ -75,9 +77,9 @@ def unchanged_nodes(manifest: Mapping[str, Any], unchanged_raw: Collection[str],
     return sorted(node["name"] for unique_id, node in nodes.items() if not rebuilt(unique_id))
 
 
-def gate_repeated_tests(manifest: Mapping[str, Any], marts: Collection[str]) -> list[str]:
-    """Names of the GATE_REPEATS tests of exactly one of `marts` (model names), and of the
-    manifest's GATE_REPEATED_SINGULAR_TESTS."""
+def gate_repeated_tests(manifest: Mapping[str, Any], gated: Collection[str]) -> list[str]:
+    """Names of the GATE_REPEATS tests of exactly one of the `gated` tables (model names), and of
+    the manifest's GATE_REPEATED_SINGULAR_TESTS."""
     models = {unique_id: node["name"] for unique_id, node in manifest["nodes"].items()
               if node["resource_type"] == "model"}
     left = [node["name"] for node in manifest["nodes"].values()
@@ -86,6 +88,6 @@ def gate_repeated_tests(manifest: Mapping[str, Any], marts: Collection[str]) -> 
         if node["resource_type"] != "test" or (node.get("test_metadata") or {}).get("name") not in GATE_REPEATS:
             continue
         parents = node.get("depends_on", {}).get("nodes", [])
-        if len(parents) == 1 and models.get(parents[0]) in marts:
+        if len(parents) == 1 and models.get(parents[0]) in gated:
             left.append(node["name"])
     return sorted(left)

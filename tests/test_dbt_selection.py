@@ -7,7 +7,7 @@ import json
 from expectations.checks import ATTRIBUTION_MODELS, CONTENT_STAGES, GRAINS, is_rate_column
 from orchestration.assets.dbt import MANIFEST_PATH
 from orchestration.dbt_selection import GATE_REPEATED_SINGULAR_TESTS, gate_repeated_tests, unchanged_nodes
-from orchestration.publish import PUBLISHED_TABLES
+from orchestration.publish import DATA_TABLES, PUBLISHED_TABLES
 
 # the staging models' key tests, by dbt's generated names
 LEADS_KEY_TEST = "key_and_not_null_stg_salesforce__leads_batches__lead_id__lead_id__is_deleted"
@@ -99,12 +99,12 @@ def test_on_the_project_a_night_of_email_events_leaves_out_the_view_of_email_tou
     assert not {"stg_hubspot__email_events", "int_touchpoints", "fct_attribution"} & left_out
 
 
-def test_the_gate_checks_every_rule_of_the_mart_tests_the_nightly_build_leaves_to_it():
+def test_the_gate_checks_every_rule_of_the_generic_tests_the_nightly_build_leaves_to_it():
     manifest = json.loads(MANIFEST_PATH.read_text())
-    marts = [table for table in PUBLISHED_TABLES if table.startswith("mart_")]
-    left = set(gate_repeated_tests(manifest, marts)) - set(GATE_REPEATED_SINGULAR_TESTS)
+    left = set(gate_repeated_tests(manifest, DATA_TABLES)) - set(GATE_REPEATED_SINGULAR_TESTS)
     tests = [node for node in manifest["nodes"].values() if node["name"] in left]
-    assert len(tests) == len(left) == 19  # a key test per mart, seven rate tests, three value sets
+    # a key test per published table, seven rate tests, three value sets
+    assert len(tests) == len(left) == 21
     for test in tests:
         kind, arguments = test["test_metadata"]["name"], test["test_metadata"]["kwargs"]
         mart = manifest["nodes"][test["depends_on"]["nodes"][0]]["name"]
@@ -119,8 +119,10 @@ def test_the_gate_checks_every_rule_of_the_mart_tests_the_nightly_build_leaves_t
             column, values = arguments["column_name"], set(arguments["values"])
             assert column in keys, test["name"]
             assert values == {"model": set(ATTRIBUTION_MODELS), "stage": set(CONTENT_STAGES)}[column], test["name"]
-    # the facts' generic tests still run in the nightly build
-    assert not any("fct_" in name for name in left)
+    # a test between two tables is the gate's only where it says so: fct_attribution's
+    # relationships test still runs in the nightly build
+    assert {name for name in left if name.startswith("key_and_not_null_fct_")} and not any(
+        name.startswith("relationships_") for name in left)
 
 
 def test_the_singular_tests_left_to_the_gate_are_the_projects():
@@ -130,9 +132,8 @@ def test_the_singular_tests_left_to_the_gate_are_the_projects():
     left = set(gate_repeated_tests(manifest, []))
     # a renamed test would quietly run again in every nightly build: the names must still match
     assert left == set(GATE_REPEATED_SINGULAR_TESTS) and left <= singular
-    # the marts' own singular tests (monthly reconciliation, counts down the funnel) still run
-    assert {"assert_mart_attribution_by_channel_reconciles", "assert_mart_funnel_counts_never_increase"} <= (
-        singular - left)
+    # the monthly reconciliation of attribution by channel still runs
+    assert "assert_mart_attribution_by_channel_reconciles" in singular - left
 
 
 def test_only_single_mart_generic_tests_are_left_to_the_gate():

@@ -88,17 +88,18 @@ select opportunity_id || '|' || coalesce(touchpoint_id, 'unattributed') as attri
        cast(weight_first_touch as double) as weight_first_touch, cast(weight_last_touch as double) as weight_last_touch,
        cast(weight_linear as double) as weight_linear, cast(weight_u_shaped as double) as weight_u_shaped,
        cast(weight_w_shaped as double) as weight_w_shaped, cast(weight_time_decay as double) as weight_time_decay,
-       cast(amount as double) as amount, is_won
+       cast(amount as double) as amount, is_won, is_lost
 from (values
     ('o1', 'hs_visit:1', 'p1', null, 'organic_search', 'page_visit', '2024-01-01 10:00:00', 1, 2,
-     1.0, 0.0, 0.5, 0.5, 1.0 / 3, 0.4, 1000.0, true),
+     1.0, 0.0, 0.5, 0.5, 1.0 / 3, 0.4, 1000.0, true, false),
     ('o1', 'hs_form:d1', 'p1', null, 'paid_search', 'demo_request', '2024-01-02 10:00:00', 2, 2,
-     0.0, 1.0, 0.5, 0.5, 2.0 / 3, 0.6, 1000.0, true),
-    ('o2', null, null, null, 'unattributed', 'unattributed', null, 0, 0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 500.0, false),
-    ('o3', null, null, null, 'unattributed', 'unattributed', null, 0, 0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, null, true)
+     0.0, 1.0, 0.5, 0.5, 2.0 / 3, 0.6, 1000.0, true, false),
+    ('o2', null, null, null, 'unattributed', 'unattributed', null, 0, 0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 500.0, false,
+     true),
+    ('o3', null, null, null, 'unattributed', 'unattributed', null, 0, 0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, true, false)
 ) as t(opportunity_id, touchpoint_id, person_id, campaign_id, channel, touch_type, touched_at, position,
        touch_count, weight_first_touch, weight_last_touch, weight_linear, weight_u_shaped, weight_w_shaped,
-       weight_time_decay, amount, is_won);
+       weight_time_decay, amount, is_won, is_lost);
 
 create table marts.mart_funnel_conversion as
 select cast(cohort_month as date) as cohort_month, first_channel, leads, mqls, sals, sqls, opportunities, won,
@@ -413,6 +414,27 @@ def test_null_attribution_key_and_second_unattributed_row_fail(warehouse: Path):
     result = gate(warehouse)
     assert ("fct_attribution", "key_not_null") in failed(result)
     assert check(result, "fct_attribution", "key_not_null").examples[0]["opportunity_id"] == "o1"
+
+
+@pytest.mark.parametrize(("table", "change"), [
+    ("fct_lead_funnel", "update marts.fct_lead_funnel set recycled_count = null where person_id = 'p2'"),
+    ("fct_attribution", "update marts.fct_attribution set is_lost = null where opportunity_id = 'o2'"),
+])
+def test_a_null_in_a_required_fact_column_fails(warehouse: Path, table: str, change: str):
+    """The facts' not-null columns are the dbt project's (left to the gate by the nightly build)."""
+    alter(warehouse, change)
+    assert_only_failure(gate(warehouse), table, "key_not_null")
+
+
+def test_a_repeated_or_mismatched_attribution_id_fails(warehouse: Path):
+    # a second row for o1's first touch under another touchpoint: the id repeats and no longer says its touch
+    alter(warehouse, "insert into marts.fct_attribution select * replace ('hs_visit:2' as touchpoint_id) "
+                     "from marts.fct_attribution where touchpoint_id = 'hs_visit:1'")
+    result = gate(warehouse)
+    assert {("fct_attribution", "key_unique"),
+            ("fct_attribution", "attribution_id_is_opportunity_and_touchpoint")} <= failed(result)
+    assert check(result, "fct_attribution", "attribution_id_is_opportunity_and_touchpoint").examples == [
+        {"attribution_id": "o1|hs_visit:1", "opportunity_id": "o1", "touchpoint_id": "hs_visit:2"}]
 
 
 def test_totals_not_reconciling_fail(warehouse: Path):

@@ -28,7 +28,7 @@ from orchestration import build_state
 from orchestration.assets.metadata import Relation, table_metadata
 from orchestration.dbt_cli import DBT_EXECUTABLE, RUN_TARGET_PREFIX, dbt_vars_json, run_targets_root
 from orchestration.dbt_selection import gate_repeated_tests, unchanged_nodes
-from orchestration.publish import PUBLISHED_TABLES
+from orchestration.publish import DATA_TABLES, PUBLISHED_TABLES
 from orchestration.resources import ClosedLoopResource
 from orchestration.run_tags import NOTHING_NEW_TAG
 from orchestration.settings import DBT_PROJECT_DIR, Settings
@@ -199,9 +199,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, closedloop: 
         raise failure
 
 
-# The published marts' generic tests and the facts' singular tests the gate repeats: it checks the
-# same rules right after the build.
-LEFT_TO_THE_GATE = gate_repeated_tests(MANIFEST, [table for table in PUBLISHED_TABLES if table.startswith("mart_")])
+# The published tables' generic tests and the singular tests the gate repeats: it checks the same
+# rules right after the build.
+LEFT_TO_THE_GATE = gate_repeated_tests(MANIFEST, DATA_TABLES)
 
 
 def _excluded(context: AssetExecutionContext, decision: build_state.Decision) -> list[str]:
