@@ -297,9 +297,26 @@ def failing_examples(con: duckdb.DuckDBPyConnection, check: Check, frame: pd.Dat
     flagged: list[int] = []
     for outcome in outcomes:
         if not outcome["success"]:
-            for position in outcome["result"].get("partial_unexpected_index_list") or []:
+            positions = outcome["result"].get("partial_unexpected_index_list")
+            if positions is None:  # an aggregate expectation (a column's largest value): its rows out of bounds
+                positions = out_of_bounds(frame, outcome["kwargs"])
+            for position in positions:
                 if isinstance(position, int) and position not in flagged:
                     flagged.append(position)
     if not flagged and len(frame) <= MAX_EXAMPLES:
         flagged = list(range(len(frame)))
     return [{str(k): json_value(v) for k, v in frame.iloc[position].items()} for position in flagged[:MAX_EXAMPLES]]
+
+
+def out_of_bounds(frame: pd.DataFrame, kwargs: dict[str, Any]) -> list[int]:
+    """Positions of the frame's rows whose `column` lies outside [min_value, max_value]."""
+    column = kwargs.get("column")
+    if column not in frame.columns:
+        return []
+    values = pd.to_numeric(frame[column], errors="coerce")
+    outside = pd.Series(False, index=frame.index)
+    if kwargs.get("min_value") is not None:
+        outside |= values < kwargs["min_value"]
+    if kwargs.get("max_value") is not None:
+        outside |= values > kwargs["max_value"]
+    return [position for position, is_outside in enumerate(outside.tolist()) if is_outside]

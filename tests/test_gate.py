@@ -235,6 +235,10 @@ def test_weight_set_off_fails_sum_check(warehouse: Path):
     failure = check(result, "fct_attribution", "weights_sum_to_1")
     assert failure.examples == [{"model": "linear", "opportunity_id": "o1", "weight_sum": pytest.approx(1.1)}]
     assert failure.observed == pytest.approx(0.1)
+    # checked by the largest difference over the models: the examples are the rows out of bounds
+    reconciliation = check(result, "fct_attribution", "attributed_pipeline_equals_pipeline")
+    assert [example["model"] for example in reconciliation.examples] == ["linear"]
+    assert reconciliation.observed == pytest.approx(100 / 1500)
 
 
 def test_weight_out_of_range_fails(warehouse: Path):
