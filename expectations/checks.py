@@ -112,6 +112,16 @@ class Plan:
 # the per-row expectation: the largest value of no rows is missing, and GX fails it.
 
 
+def _bounds(min_value: float | None, max_value: float | None) -> dict[str, float]:
+    return {name: value for name, value in (("min_value", min_value), ("max_value", max_value)) if value is not None}
+
+
+def largest_between(column: str, min_value: float | None = None, max_value: float | None = None) -> Expect:
+    """The largest value of `column`, in a frame that always has rows, lies in [min_value, max_value]
+    (on a one-row frame: its value)."""
+    return Expect("ExpectColumnMaxToBeBetween", {"column": column, **_bounds(min_value, max_value)})
+
+
 def zero(column: str) -> Expect:
     """`column` of a frame that always has rows is 0 on every row (a violation count, never negative)."""
     return at_most(column, 0)
@@ -119,13 +129,12 @@ def zero(column: str) -> Expect:
 
 def at_most(column: str, value: float) -> Expect:
     """Every value of `column`, in a frame that always has rows, is at most `value`."""
-    return Expect("ExpectColumnMaxToBeBetween", {"column": column, "max_value": value})
+    return largest_between(column, max_value=value)
 
 
 def each_between(column: str, min_value: float | None = None, max_value: float | None = None) -> Expect:
     """Every non-null value of `column` lies in [min_value, max_value]; an empty frame passes."""
-    bounds = {name: value for name, value in (("min_value", min_value), ("max_value", max_value)) if value is not None}
-    return Expect("ExpectColumnValuesToBeBetween", {"column": column, **bounds})
+    return Expect("ExpectColumnValuesToBeBetween", {"column": column, **_bounds(min_value, max_value)})
 
 
 def limit(sql: str) -> str:
@@ -725,9 +734,7 @@ def volume_checks(plan: Plan, *, current: dict[str, int], previous: dict[str, in
             f"{VOLUME_MIN_PREVIOUS_ROWS} rows then)"
             + ("; volume change accepted for this run (not blocking)" if accept_volume_change else ""),
             frame=frame,
-            # one row: its value is the column's largest
-            expectations=(Expect("ExpectColumnMaxToBeBetween", {"column": "ratio", "min_value": low,
-                                                                 "max_value": high}),),
+            expectations=(largest_between("ratio", low, high),),  # one row
             blocking=not accept_volume_change,
             skipped=skipped,
         ))
