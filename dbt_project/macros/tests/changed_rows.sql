@@ -76,7 +76,7 @@
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set marks = [] -%}
+    {%- set models, marks = [], [] -%}
     {%- for result in results -%}
         {%- set node = result.node -%}
         {%- set metadata = node.test_metadata if node.resource_type == 'test' else none -%}
@@ -93,18 +93,17 @@
                     select coalesce(max(build), 0) from {{ replaced_log_relation(relation) }}
                 {%- endif -%}
             {%- endset -%}
-            {%- do marks.append('select ' ~ key_tests_model_name(relation) ~ ' as model, cast((' ~ mark
-                                ~ ') as ' ~ dbt.type_string() ~ ') as mark') -%}
+            {%- set model_name = key_tests_model_name(relation) -%}
+            {%- do models.append(model_name) -%}
+            {%- do marks.append('select ' ~ model_name ~ ', cast((' ~ mark ~ ') as ' ~ dbt.type_string() ~ ')') -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if not marks -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set passed = key_tests_passed_relation() -%}
-    create temp table key_tests_passed_now as {{ marks | join('\nunion all\n') }};
-    delete from {{ passed }} where model in (select model from key_tests_passed_now);
-    insert into {{ passed }} select model, mark from key_tests_passed_now;
-    drop table key_tests_passed_now
+    delete from {{ passed }} where model in ({{ models | join(', ') }});
+    insert into {{ passed }} (model, mark) {{ marks | join('\nunion all\n') }}
 {%- endmacro %}
 
 
