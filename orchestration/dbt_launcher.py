@@ -6,11 +6,17 @@ people, after the build is done and written. This entry point runs the same CLI,
 interpreter's exit handlers (dbt-duckdb closes its database there, so DuckDB checkpoints the
 night's changes into the warehouse file as before), flushes stdout and stderr (dagster-dbt reads
 dbt's events from them) and ends the process with dbt's exit code.
+
+It also freezes the objects dbt's import leaves (modules, classes, functions: they live as long as
+the process) before the command runs, so Python's full garbage collections, which stop all of
+dbt's threads, no longer walk them again and again: a night at 1M people spent 0.7 s in the
+collector, of it 0.5 s in full collections; 0.5 s and 0.26 s with the import frozen.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 
@@ -18,6 +24,7 @@ import sys
 def main() -> None:
     from dbt.cli.main import cli
 
+    gc.freeze()
     try:
         cli()
         code = 0
