@@ -9,6 +9,7 @@ only these frames reach pandas and GX.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,14 @@ FUNNEL = "marts.fct_lead_funnel"
 ATTRIBUTION = "marts.fct_attribution"
 TOUCHPOINTS = "intermediate.int_touchpoints"
 OPPORTUNITIES = "intermediate.int_opportunities"
+# The replaced-partitions logs (partition_key = person_id, build; a null partition_key: every
+# person) of the two tables the MQL rule reads. The rule reads every touch of every person it
+# checks (10M touches at 1M people), so a gate checks it for the people whose funnel row or
+# touches a build replaced since the last publish's gate (runner.mql_scope); everyone else keeps
+# the verdict that gate gave, on the same rows.
+MQL_LOGS = {"fct_lead_funnel": "marts.fct_lead_funnel__state_replaced",
+            "int_touchpoints": "intermediate.int_touchpoints__state_replaced"}
+MQL_CHANGED_PEOPLE = "the people whose funnel row or touches were rebuilt since the last publish"
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
 FUNNEL_STAGES = ("lead", "mql", "sal", "sql", "opportunity", "won")
@@ -267,10 +276,14 @@ def points_case(alignment: Alignment) -> str:
     return f"case touch_type {whens} else cast(0 as decimal(18, 6)) end"
 
 
-def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
+def mql_people_sql(alignment: Alignment, people: str | None = None) -> tuple[str, str]:
     """Two `with ... people as (...)` preambles for the MQL rule, one row per fct_lead_funnel row:
     `checked` (column mql_at_wrong), run by every gate, and `reference` (column expected_mql_at),
-    the rule as SPEC states it, run for a failing check's examples. Both give expected_score."""
+    the rule as SPEC states it, run for a failing check's examples. Both give expected_score.
+    `people`: a query whose first column holds the person_ids to check (None: every person)."""
+    # the people checked: their funnel rows and all their touches, read through the person_id filter
+    scope = "person_id in (select person_id from checked_people)" if people else None
+    preamble = f"checked_people (person_id) as ({people})," if people else ""
     threshold = f"cast({alignment.mql.score_threshold!r} as decimal(18, 6))"
     # Points are never negative: with a positive threshold only touches with points can reach it
     # or add to a score, so the rule leaves out the rest (email opens score 0 by default: a third
@@ -281,7 +294,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
             select * from (
                 select person_id, touchpoint_id, touched_at, {points_case(alignment)} as points
                 from {TOUCHPOINTS}
-                where person_id is not null and touched_at is not null
+                where person_id is not null and touched_at is not null{f" and {scope}" if scope else ""}
             ) as scored
             {scoring}
         )"""
@@ -289,7 +302,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
     # The rule as SPEC states it, person by person in touch order: the reference, run for the
     # failing people's examples only.
     expected = f"""
-        with {touches},
+        with {preamble}{touches},
         cumulative as (
             select
                 *,
@@ -317,6 +330,7 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
                 case when funnel.is_fit then expected.threshold_reached_at end as expected_mql_at
             from {FUNNEL} as funnel
             left join expected on funnel.person_id = expected.person_id
+            {f"where funnel.{scope}" if scope else ""}
         )
     """
     # The same verdicts without ordering every person's touches (a window over millions of rows):
@@ -324,10 +338,11 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
     # when a touch happens then, the points through it reach the threshold, and those before it
     # (if any) do not. test_gate checks that both give the same verdicts on random touches.
     checked = f"""
-        with {touches},
+        with {preamble}{touches},
         claims as (
             -- each claim once: a person's duplicated row must not count their touches twice
             select distinct person_id, mql_at from {FUNNEL}
+            {f"where {scope}" if scope else ""}
         ),
         sums as (
             select
@@ -354,13 +369,20 @@ def mql_people_sql(alignment: Alignment) -> tuple[str, str]:
                 end as mql_at_wrong
             from {FUNNEL} as funnel
             left join sums on funnel.person_id = sums.person_id and funnel.mql_at is not distinct from sums.mql_at
+            {f"where funnel.{scope}" if scope else ""}
         )
     """
     return checked, expected
 
 
-def mql_checks(plan: Plan, alignment: Alignment) -> None:
-    checked, expected = mql_people_sql(alignment)
+def mql_rule_version(alignment: Alignment) -> str:
+    """The MQL rule as the gate checks it, fingerprinted: a gate whose rule differs from the last
+    publish's (other points or threshold, or a new version of the check) checks everyone again."""
+    return hashlib.sha256(mql_people_sql(alignment)[0].encode()).hexdigest()[:16]
+
+
+def mql_checks(plan: Plan, alignment: Alignment, people: str | None = None) -> None:
+    checked, expected = mql_people_sql(alignment, people)
     violations = {
         "mql_not_fit": "mql_at is not null and not coalesce(is_fit, false)",
         "mql_below_threshold": f"mql_at is not null and coalesce(score, 0) < {alignment.mql.score_threshold!r}",
@@ -376,6 +398,8 @@ def mql_checks(plan: Plan, alignment: Alignment) -> None:
         "null when they never do",
         "score_not_total_points": "score is the person's total points over all touches (mql.points)",
     }
+    if people:
+        descriptions = {name: f"{text}; checked for {MQL_CHANGED_PEOPLE}" for name, text in descriptions.items()}
     counts = ",\n".join(f"count(*) filter (where {condition}) as {name}"
                         for name, condition in checked_violations.items())
     requires = (FUNNEL, TOUCHPOINTS)
@@ -751,8 +775,10 @@ def build_plan(
     current_counts: dict[str, int],
     volume_ratio: tuple[float, float] = DEFAULT_VOLUME_RATIO,
     accept_volume_change: bool = False,
+    mql_people: str | None = None,
 ) -> Plan:
-    """Every check for the tables as built. `columns` maps "schema.table" to its columns (existing tables only)."""
+    """Every check for the tables as built. `columns` maps "schema.table" to its columns (existing tables only).
+    `mql_people`: a query of the person_ids the MQL rule is checked for (None: everyone)."""
     plan = Plan()
     for table in GATED_TABLES:
         plan.checks.append(Check(
@@ -764,7 +790,7 @@ def build_plan(
         if f"marts.{table}" in columns:
             key_checks(plan, table)
     stage_order_checks(plan)
-    mql_checks(plan, alignment)
+    mql_checks(plan, alignment, mql_people)
     speed_to_lead_checks(plan, alignment)
     attribution_checks(plan)
     reconciliation_checks(plan, has_opportunities=OPPORTUNITIES in columns)

@@ -37,6 +37,9 @@ class GateResult:
     success: bool
     checks: list[CheckResult]
     docs_path: str | None = None
+    # What the checks of changed rows covered, for the next gate (runner.mql_scope): the last build
+    # of each replaced-partitions log read, and the rule's version. Stamped into publish_log.gate_result.
+    checked_through: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -52,6 +55,7 @@ class GateResult:
             "success": self.success,
             "docs_path": self.docs_path,
             "checks": [check.to_dict() for check in self.checks],
+            "checked_through": self.checked_through,
         }
 
     @classmethod
@@ -60,6 +64,7 @@ class GateResult:
             success=bool(data["success"]),
             checks=[CheckResult(**check) for check in data.get("checks", [])],
             docs_path=data.get("docs_path"),
+            checked_through=dict(data.get("checked_through") or {}),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -69,6 +74,7 @@ class GateResult:
             "checks": len(self.checks),
             "failed": [f"{check.table}.{check.name}" for check in self.failures],
             "warnings": [f"{check.table}.{check.name}" for check in self.warnings],
+            "checked_through": self.checked_through,
         }
 
 

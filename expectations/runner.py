@@ -20,6 +20,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import pandas as pd
 from orchestration.alignment import Alignment
 from orchestration.duck import connect, rows
 
-from .checks import DEFAULT_VOLUME_RATIO, GATED_TABLES, Check, Plan, build_plan
+from .checks import DEFAULT_VOLUME_RATIO, GATED_TABLES, MQL_LOGS, Check, Plan, build_plan, mql_rule_version
 from .docs import write_summary_page
 from .result import MAX_EXAMPLES, CheckResult, GateResult, json_value
 
@@ -55,7 +56,7 @@ def run_gate(
     Never raises for bad data: missing tables, missing columns and SQL errors are failed checks.
     """
     run_name = run_name or dt.datetime.now(dt.UTC).strftime("gate-%Y%m%dT%H%M%S%fZ")
-    previous = previous_row_counts(previous_published_path)
+    previous = previous_publish(previous_published_path)
     con = connect(warehouse_path, read_only=True)
     try:
         columns = table_columns(con)
@@ -63,12 +64,15 @@ def run_gate(
             table: rows(con, f"select count(*) from marts.{table}")[0][0]
             for table in GATED_TABLES if f"marts.{table}" in columns
         }
-        plan = build_plan(alignment, columns=columns, previous_counts=previous, current_counts=current,
-                          volume_ratio=volume_ratio, accept_volume_change=accept_volume_change)
+        checked_through, mql_people = mql_scope(con, alignment, columns, previous.checked_through if previous else {})
+        plan = build_plan(alignment, columns=columns, previous_counts=previous.row_counts if previous else None,
+                          current_counts=current, volume_ratio=volume_ratio, accept_volume_change=accept_volume_change,
+                          mql_people=mql_people)
         results = evaluate(con, plan, columns, docs_dir=docs_dir, run_name=run_name)
     finally:
         con.close()
-    gate = GateResult(success=all(r.success for r in results if r.blocking), checks=results)
+    gate = GateResult(success=all(r.success for r in results if r.blocking), checks=results,
+                      checked_through=checked_through)
     if docs_dir is not None:
         docs_dir = Path(docs_dir)
         docs_dir.mkdir(parents=True, exist_ok=True)
@@ -91,8 +95,17 @@ def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return dict(found)
 
 
-def previous_row_counts(published_path: str | Path | None) -> dict[str, int] | None:
-    """Row counts of the last publish (latest publish_log row), or None when there is none."""
+@dataclass(frozen=True)
+class PreviousPublish:
+    """The last publish (latest publish_log row): its row counts and what its gate's checks of
+    changed rows covered (GateResult.checked_through)."""
+
+    row_counts: dict[str, int]
+    checked_through: dict[str, Any]
+
+
+def previous_publish(published_path: str | Path | None) -> PreviousPublish | None:
+    """The published file's last publish, or None when there is none."""
     if published_path is None or not Path(published_path).exists():
         return None
     con = connect(published_path, read_only=True)
@@ -100,13 +113,41 @@ def previous_row_counts(published_path: str | Path | None) -> dict[str, int] | N
         has_log = rows(con, "select count(*) from information_schema.tables where table_name = 'publish_log'")[0][0]
         if not has_log:
             return None
-        latest = rows(con, "select row_counts from publish_log order by published_at desc limit 1")
+        latest = rows(con, "select row_counts, gate_result from publish_log order by published_at desc limit 1")
     finally:
         con.close()
     if not latest:
         return None
-    counts = latest[0][0]
-    return {str(k): int(v) for k, v in (json.loads(counts) if isinstance(counts, str) else counts).items()}
+    counts, gate = (json.loads(value) if isinstance(value, str) else value for value in latest[0])
+    return PreviousPublish(row_counts={str(k): int(v) for k, v in counts.items()},
+                           checked_through=dict((gate or {}).get("checked_through") or {}))
+
+
+def mql_scope(con: duckdb.DuckDBPyConnection, alignment: Alignment, columns: dict[str, list[str]],
+              previous: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Whom the MQL rule is checked for: (the marks this gate covers, to record; a query of the
+    person_ids to check, or None for everyone).
+
+    The marks are the last build of each of MQL_LOGS now and the rule's version. The people are those
+    either log lists after the last publish's marks (`previous`); everyone when there are none, when
+    the rule changed since, or when a log says "every person" (a null row: a full build, or builds it
+    no longer holds) after its mark.
+    """
+    if any(log not in columns for log in MQL_LOGS.values()):
+        return {}, None
+    through: dict[str, Any] = {name: rows(con, f"select max(build) from {log}")[0][0] for name, log in MQL_LOGS.items()}
+    if any(build is None for build in through.values()):
+        return {}, None
+    through["mql_rule"] = mql_rule_version(alignment)
+    marks = {name: previous.get(name) for name in MQL_LOGS}
+    if previous.get("mql_rule") != through["mql_rule"] or any(
+            not isinstance(mark, int) or mark > through[name] for name, mark in marks.items()):
+        return through, None
+    changed = " union all ".join(f"select partition_key from {log} where build > {marks[name]}"
+                                 for name, log in MQL_LOGS.items())
+    if rows(con, f"select count(*) from ({changed}) where partition_key is null")[0][0]:
+        return through, None
+    return through, changed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ create table publish_log (
     published_at timestamp not null,     -- UTC
     definitions_version varchar not null, -- hash of alignment.yml
     row_counts varchar not null,         -- JSON: {"table": rows}
-    gate_result varchar not null,        -- JSON: {"success", "checks", "failed", "warnings"}
+    gate_result varchar not null,        -- JSON: {"success", "checks", "failed", "warnings", "checked_through"}
     source_builds varchar                -- JSON: {"table": the last build of its replaced-partitions log copied}
 )
 """
@@ -98,24 +98,28 @@ class GateVerdict:
     checks: int = 0
     failed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checked_through: dict[str, Any] = field(default_factory=dict)  # GateResult.checked_through
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateVerdict:
         checks = data.get("checks", [])
+        through = dict(data.get("checked_through") or {})
         if isinstance(checks, int):  # already a summary
-            return cls(bool(data["success"]), checks, list(data.get("failed", [])), list(data.get("warnings", [])))
+            return cls(bool(data["success"]), checks, list(data.get("failed", [])), list(data.get("warnings", [])),
+                       through)
 
         def names(blocking: bool) -> list[str]:
             return [f"{c['table']}.{c['name']}" for c in checks if not c["success"] and bool(c["blocking"]) == blocking]
 
-        return cls(bool(data["success"]), len(checks), names(True), names(False))
+        return cls(bool(data["success"]), len(checks), names(True), names(False), through)
 
     @classmethod
     def of(cls, gate: GateVerdict | _GateLike) -> GateVerdict:
         return gate if isinstance(gate, GateVerdict) else cls.from_dict(gate.to_dict())
 
     def summary(self) -> dict[str, Any]:
-        return {"success": self.success, "checks": self.checks, "failed": self.failed, "warnings": self.warnings}
+        return {"success": self.success, "checks": self.checks, "failed": self.failed, "warnings": self.warnings,
+                "checked_through": self.checked_through}
 
 
 @dataclass(frozen=True)

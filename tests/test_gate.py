@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from expectations import GateResult, run_gate
-from expectations.checks import STAGE_RULES, is_rate_column, mql_people_sql
+from expectations.checks import STAGE_RULES, is_rate_column, mql_people_sql, mql_rule_version
 from orchestration.alignment import Alignment
 
 ALIGNMENT = Alignment()
@@ -504,14 +504,55 @@ def test_amount_changing_within_opportunity_fails(warehouse: Path):
     assert ("fct_attribution", "attributed_pipeline_equals_pipeline") in failed(result)
 
 
-def write_previous_publish(path: Path, counts: dict[str, int]) -> Path:
+def write_previous_publish(path: Path, counts: dict[str, int], gate_result: dict | None = None) -> Path:
     con = duckdb.connect(str(path))
-    con.execute("create table publish_log (run_id varchar, published_at timestamp, definitions_version varchar, "
-                "row_counts varchar, gate_result varchar)").fetchall()
+    con.execute("create or replace table publish_log (run_id varchar, published_at timestamp, "
+                "definitions_version varchar, row_counts varchar, gate_result varchar)").fetchall()
     con.execute("insert into publish_log values ('old', timestamp '2024-01-01', 'v0', '{}', '{}'), "
-                "('prev', timestamp '2024-02-01', 'v0', ?, '{}')", [json.dumps(counts)]).fetchall()
+                "('prev', timestamp '2024-02-01', 'v0', ?, ?)",
+                [json.dumps(counts), json.dumps(gate_result or {})]).fetchall()
     con.close()
     return path
+
+
+MQL_BROKEN = {("fct_lead_funnel", "mql_below_threshold"), ("fct_lead_funnel", "mql_at_not_threshold_touch")}
+
+
+def test_mql_rule_is_checked_for_the_people_rebuilt_since_the_last_publish(warehouse: Path, tmp_path: Path):
+    funnel_log, touches_log = "marts.fct_lead_funnel__state_replaced", "intermediate.int_touchpoints__state_replaced"
+    # the replaced-partitions logs as dbt's builds leave them: a full build (null: every person) at build 1
+    alter(warehouse, f"create table {funnel_log} (partition_key varchar, build bigint); "
+                     f"create table {touches_log} (partition_key varchar, build bigint); "
+                     f"insert into {funnel_log} values (null, 1); insert into {touches_log} values (null, 1)")
+    first = gate(warehouse)
+    assert first.success
+    assert first.checked_through == {"fct_lead_funnel": 1, "int_touchpoints": 1,
+                                     "mql_rule": mql_rule_version(ALIGNMENT)}
+    assert first.summary()["checked_through"] == first.checked_through  # what publish stamps into publish_log
+    previous = write_previous_publish(tmp_path / "published.duckdb", {}, gate_result=first.summary())
+    # p2 (5 points) made an MQL, but no build since the last publish replaced p2: its verdict stands
+    alter(warehouse, "update marts.fct_lead_funnel set mql_at = lead_at, response_bucket = 'no_response', "
+                     "sla_met = false where person_id = 'p2'")
+    assert gate(warehouse).failures  # (checked by a gate without a last publish)
+    unchanged = gate(warehouse, previous_published_path=previous)
+    assert unchanged.success
+    assert "rebuilt since the last publish" in check(unchanged, "fct_lead_funnel", "mql_below_threshold").description
+    # a build that replaced p2's funnel row or touches logs p2: checked, and failing
+    for log in (funnel_log, touches_log):
+        alter(warehouse, f"insert into {log} values ('p3', 2), ('p2', 2)")
+        result = gate(warehouse, previous_published_path=previous)
+        assert failed(result) == MQL_BROKEN
+        assert [e["person_id"] for e in check(result, "fct_lead_funnel", "mql_below_threshold").examples] == ["p2"]
+        assert result.checked_through[log.split(".")[1].removesuffix("__state_replaced")] == 2
+        alter(warehouse, f"delete from {log} where build = 2")
+    # every person again: a null row after the mark (a full build, or builds the log forgot) ...
+    alter(warehouse, f"insert into {touches_log} values (null, 2)")
+    assert failed(gate(warehouse, previous_published_path=previous)) == MQL_BROKEN
+    alter(warehouse, f"delete from {touches_log} where build = 2")
+    # ... another MQL rule since the last publish, or no marks recorded by it
+    for recorded in ({**first.checked_through, "mql_rule": "an older rule"}, {}):
+        previous = write_previous_publish(previous, {}, gate_result={**first.summary(), "checked_through": recorded})
+        assert failed(gate(warehouse, previous_published_path=previous)) == MQL_BROKEN
 
 
 def test_collapsed_table_vs_previous_publish_fails(warehouse: Path, tmp_path: Path):

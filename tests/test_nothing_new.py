@@ -75,6 +75,14 @@ def warehouse_tables(settings: Settings) -> dict[str, list[tuple]]:
     return {name: table for name, table in table_rows(settings.warehouse_path).items() if "__state_" not in name}
 
 
+def last_gate_result(settings: Settings) -> dict:
+    con = connect(settings.published_file, read_only=True)
+    try:
+        return json.loads(rows(con, "select gate_result from publish_log order by published_at desc limit 1")[0][0])
+    finally:
+        con.close()
+
+
 def published_logged_tables(settings: Settings) -> dict[str, list[tuple]]:
     con = connect(settings.published_file, read_only=True)
     try:
@@ -143,7 +151,7 @@ def test_nothing_new_skips_dbt_gate_and_publish(warehouse):
 
 def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
     settings = warehouse
-    log = publish_log(settings)
+    log, before = publish_log(settings), last_gate_result(settings)
     land_records(
         settings.raw_dir,
         {
@@ -191,6 +199,13 @@ def test_a_new_raw_batch_builds_and_publishes_again(warehouse, tmp_path):
                 "utm_medium_channels"} & ran, ran
     # the published file took the night's partitions of the logged tables and equals the working tables
     assert published_logged_tables(settings) == working_logged_tables(settings)
+    # the night's gate checked the MQL rule for the people rebuilt since the last publish (its gate
+    # checked everyone), and the publish stamped how far it checked, for the next night's gate
+    gate = json.loads((settings.reports_dir / "gate" / f"{result.run_id}.json").read_text())
+    mql = next(check for check in gate["checks"] if check["name"] == "mql_below_threshold")
+    assert "rebuilt since the last publish" in mql["description"]
+    assert last_gate_result(settings)["checked_through"] == gate["checked_through"]
+    assert gate["checked_through"]["fct_lead_funnel"] > before["checked_through"]["fct_lead_funnel"]
     # and the warehouse is what a full refresh of the same raw files builds
     rebuilt = dataclasses.replace(settings, warehouse_dir=tmp_path / "full_refresh")
     shutil.copytree(settings.warehouse_dir, rebuilt.warehouse_dir)

@@ -20,7 +20,7 @@ from orchestration.publish import PUBLISHED_TABLES, GateVerdict, PublishError, i
 
 PASSED = GateResult(success=True, checks=[
     CheckResult(name="key_unique", table="fct_lead_funnel", blocking=True, success=True, observed=0),
-])
+], checked_through={"fct_lead_funnel": 7, "int_touchpoints": 5, "mql_rule": "rule"})
 FAILED = GateResult(success=False, checks=[
     CheckResult(name="weights_sum_to_1", table="fct_attribution", blocking=True, success=False, observed=0.1,
                 examples=[{"opportunity_id": "o1"}]),
@@ -92,7 +92,9 @@ def test_publish_holds_only_published_tables_without_pii(paths):
     [(run_id, version, counts, gate)] = log_rows(published)
     assert (run_id, version) == ("run-1", "abc123")
     assert json.loads(counts) == result.row_counts
-    assert json.loads(gate) == {"success": True, "checks": 1, "failed": [], "warnings": []}
+    # the gate's summary, with how far its checks of changed rows went (for the next night's gate)
+    assert json.loads(gate) == {"success": True, "checks": 1, "failed": [], "warnings": [],
+                                "checked_through": {"fct_lead_funnel": 7, "int_touchpoints": 5, "mql_rule": "rule"}}
     assert sorted(p.name for p in published.parent.iterdir()) == ["published.duckdb"]  # no temp file left
 
 
