@@ -38,7 +38,8 @@ class GateResult:
     checks: list[CheckResult]
     docs_path: str | None = None
     # What the checks of changed rows covered, for the next gate (runner.mql_scope): the last build
-    # of each replaced-partitions log read, and the rule's version. Stamped into publish_log.gate_result.
+    # of each replaced-partitions log read, and the rule's version. The publish stamps it into
+    # publish_log.gate_result (orchestration.publish.GateVerdict.summary).
     checked_through: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,16 +67,6 @@ class GateResult:
             docs_path=data.get("docs_path"),
             checked_through=dict(data.get("checked_through") or {}),
         )
-
-    def summary(self) -> dict[str, Any]:
-        """The short form stamped into publish_log.gate_result."""
-        return {
-            "success": self.success,
-            "checks": len(self.checks),
-            "failed": [f"{check.table}.{check.name}" for check in self.failures],
-            "warnings": [f"{check.table}.{check.name}" for check in self.warnings],
-            "checked_through": self.checked_through,
-        }
 
 
 def json_value(value: Any) -> Any:

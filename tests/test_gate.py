@@ -17,6 +17,7 @@ import pytest
 from expectations import GateResult, run_gate
 from expectations.checks import STAGE_RULES, is_rate_column, mql_people_sql, mql_rule_version
 from orchestration.alignment import Alignment
+from orchestration.publish import GateVerdict
 
 ALIGNMENT = Alignment()
 
@@ -528,8 +529,9 @@ def test_mql_rule_is_checked_for_the_people_rebuilt_since_the_last_publish(wareh
     assert first.success
     assert first.checked_through == {"fct_lead_funnel": 1, "int_touchpoints": 1,
                                      "mql_rule": mql_rule_version(ALIGNMENT)}
-    assert first.summary()["checked_through"] == first.checked_through  # what publish stamps into publish_log
-    previous = write_previous_publish(tmp_path / "published.duckdb", {}, gate_result=first.summary())
+    stamped = GateVerdict.of(first).summary()  # what publish stamps into publish_log.gate_result
+    assert stamped["checked_through"] == first.checked_through
+    previous = write_previous_publish(tmp_path / "published.duckdb", {}, gate_result=stamped)
     # p2 (5 points) made an MQL, but no build since the last publish replaced p2: its verdict stands
     alter(warehouse, "update marts.fct_lead_funnel set mql_at = lead_at, response_bucket = 'no_response', "
                      "sla_met = false where person_id = 'p2'")
@@ -551,7 +553,7 @@ def test_mql_rule_is_checked_for_the_people_rebuilt_since_the_last_publish(wareh
     alter(warehouse, f"delete from {touches_log} where build = 2")
     # ... another MQL rule since the last publish, or no marks recorded by it
     for recorded in ({**first.checked_through, "mql_rule": "an older rule"}, {}):
-        previous = write_previous_publish(previous, {}, gate_result={**first.summary(), "checked_through": recorded})
+        previous = write_previous_publish(previous, {}, gate_result={**stamped, "checked_through": recorded})
         assert failed(gate(warehouse, previous_published_path=previous)) == MQL_BROKEN
 
 
