@@ -29,6 +29,7 @@ import pandas as pd
 
 from orchestration.alignment import Alignment
 from orchestration.duck import connect, rows
+from orchestration.publish import replaced_since
 
 from .checks import DEFAULT_VOLUME_RATIO, GATED_TABLES, MQL_LOGS, Check, Plan, build_plan, mql_rule_version
 from .docs import write_summary_page
@@ -135,19 +136,17 @@ def mql_scope(con: duckdb.DuckDBPyConnection, alignment: Alignment, columns: dic
     """
     if any(log not in columns for log in MQL_LOGS.values()):
         return {}, None
-    through: dict[str, Any] = {name: rows(con, f"select max(build) from {log}")[0][0] for name, log in MQL_LOGS.items()}
+    recorded = {name: previous.get(name) for name in MQL_LOGS}
+    marks = {name: mark if isinstance(mark, int) else None for name, mark in recorded.items()}
+    read = {name: replaced_since(con, log, marks[name]) for name, log in MQL_LOGS.items()}
+    through: dict[str, Any] = {name: last for name, (last, _) in read.items()}
     if any(build is None for build in through.values()):
         return {}, None
     through["mql_rule"] = mql_rule_version(alignment)
-    marks = {name: previous.get(name) for name in MQL_LOGS}
-    if previous.get("mql_rule") != through["mql_rule"] or any(
-            not isinstance(mark, int) or mark > through[name] for name, mark in marks.items()):
+    if previous.get("mql_rule") != through["mql_rule"] or not all(listed for _, listed in read.values()):
         return through, None
-    changed = " union all ".join(f"select partition_key from {log} where build > {marks[name]}"
-                                 for name, log in MQL_LOGS.items())
-    if rows(con, f"select count(*) from ({changed}) where partition_key is null")[0][0]:
-        return through, None
-    return through, changed
+    return through, " union all ".join(f"select partition_key from {log} where build > {marks[name]}"
+                                       for name, log in MQL_LOGS.items())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -234,18 +234,26 @@ def _partition_plan(warehouse_path: Path, published_path: Path) -> dict[str, _Lo
                                  "and table_name = ?", [SOURCE_SCHEMA, table + REPLACED_LOG_SUFFIX]).fetchall()[0][0]
             if not exists:
                 continue  # not logged: copied whole, nothing to record
-            through = con.execute(f"select max(build) from {log}").fetchall()[0][0]
             after = previous.get(table)
-            if after is not None:
-                # a null partition (a full build, or builds the log forgot) after the mark: every partition
-                every = con.execute(f"select count(*) from {log} where partition_key is null and build > ?",
-                                    [after]).fetchall()[0][0]
-                if every or through is None or through < after:
-                    after = None
-            plan[table] = _LoggedCopy(after, through)
+            through, listed = replaced_since(con, log, after)
+            plan[table] = _LoggedCopy(after if listed else None, through)
         return plan
     finally:
         con.close()
+
+
+def replaced_since(con: duckdb.DuckDBPyConnection, log: str, mark: int | None) -> tuple[int | None, bool]:
+    """A replaced-partitions log (`<table>__state_replaced`, qualified) read by a reader that last read
+    it through build `mark`: its last build now (None when empty), and whether the partitions it
+    lists after `mark` are every one replaced since. Not without a mark, when the log's builds end
+    before it, or when a null partition follows it (every partition: a full build, or builds the
+    log no longer holds)."""
+    through = con.execute(f"select max(build) from {log}").fetchall()[0][0]
+    if mark is None or through is None or through < mark:
+        return through, False
+    every = con.execute(f"select count(*) from {log} where partition_key is null and build > ?",
+                        [mark]).fetchall()[0][0]
+    return through, not every
 
 
 def _build(warehouse_path: Path, published_path: Path, staging: Path, plan: dict[str, _LoggedCopy], *,
